@@ -1,0 +1,34 @@
+/* hw/clock.h: the virtual clock and its timers.
+ *
+ * Virtual time is host monotonic time since the machine started, less the time the machine
+ * was stopped; it is what guest-visible timers (PIT, RTC, APIC, TSC) count. Timers run from the
+ * vCPU thread: the run loop asks clock_deadline() how long the engine may run, and calls
+ * clock_run_timers() when it comes back. A timer callback may re-arm its own timer.
+ */
+#ifndef DUALVM_HW_CLOCK_H
+#define DUALVM_HW_CLOCK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct Clock Clock;
+typedef struct Timer Timer;
+typedef void (*TimerCb)(void *opaque);
+
+Clock *clock_new(void);
+void clock_free(Clock *c);
+int64_t clock_ns(Clock *c); /* virtual nanoseconds */
+
+Timer *timer_new(Clock *c, TimerCb cb, void *opaque);
+void timer_free(Timer *t);
+void timer_mod(Timer *t, int64_t expire_ns); /* arm (or re-arm) at an absolute virtual time */
+void timer_del(Timer *t);
+bool timer_pending(const Timer *t);
+int64_t timer_expire(const Timer *t);
+
+/* Virtual time of the earliest armed timer, or INT64_MAX. */
+int64_t clock_deadline(Clock *c);
+/* Run every timer whose time has come (in expiry order). Returns how many ran. */
+int clock_run_timers(Clock *c);
+
+#endif
