@@ -1,4 +1,339 @@
-int main(void)
+/* dualvm: command line, machine assembly and the run, with QEMU's spelling for the options a
+ * QEMU user types every day. Every error is reported here, once, as one line. */
+#include <errno.h>
+#include <glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accel/accel.h"
+#include "accel/vcpu.h"
+#include "hw/pc.h"
+#include "loaders/loader.h"
+
+/* Exit statuses (also in --help and README) */
+enum {
+    EXIT_OK = 0,      /* guest powered off, or reset/triple fault with -no-reboot */
+    EXIT_USAGE = 1,   /* bad option, missing or bad file: nothing ran */
+    EXIT_GUEST = 2,   /* the guest could not go on: unimplemented instruction, halted forever,
+                         triple fault with no firmware to reset into */
+    /* 3, 5, 7, ...: the guest wrote (status - 1) / 2 to the exit device (isa-debug-exit) */
+};
+
+static const char *help_tail =
+    "QEMU spellings: options take one dash (-kernel) or two (--kernel).\n"
+    "\n"
+    "Exit status:\n"
+    "  0      guest powered off; reset or triple fault with -no-reboot; Ctrl-A x\n"
+    "  1      bad option or file (nothing ran)\n"
+    "  2      the guest could not go on (unimplemented instruction, HLT with interrupts off,\n"
+    "         triple fault without -no-reboot)\n"
+    "  2v+1   the guest wrote v to the exit device (port 0xf4, as QEMU's isa-debug-exit)\n"
+    "\n"
+    "Serial in the terminal: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n";
+
+typedef struct Opts {
+    char *kernel, *append, *initrd, *mem, *serial, *display, *accel, *bios;
+    char **devices;
+    gboolean nographic, no_reboot, stats, version;
+} Opts;
+
+static volatile sig_atomic_t got_signal;
+static Machine *the_machine;
+
+static void on_signal(int sig)
 {
-    return 0;
+    got_signal = sig;
+    if (the_machine)
+        the_machine->stop = STOP_SIGNAL;
+}
+
+/* "-m 512", "-m 512M", "-m 2G", "-m size=512M" (QEMU: bare numbers are MiB) */
+static bool parse_mem(const char *s, uint64_t *out)
+{
+    if (!strncmp(s, "size=", 5))
+        s += 5;
+    char *end;
+    errno = 0;
+    double v = g_ascii_strtod(s, &end);
+    if (errno || end == s || v <= 0)
+        return false;
+    uint64_t mul = 1ull << 20;
+    if (*end) {
+        switch (g_ascii_toupper(*end)) {
+        case 'K': mul = 1ull << 10; break;
+        case 'M': mul = 1ull << 20; break;
+        case 'G': mul = 1ull << 30; break;
+        case 'T': mul = 1ull << 40; break;
+        default: return false;
+        }
+        end++;
+        if (*end == 'B' || *end == 'b' || (*end == 'i' && end[1] == 'B' && end++))
+            end++;
+        if (*end)
+            return false;
+    }
+    if (v * mul > (double)(1ull << 48))
+        return false;
+    *out = (uint64_t)(v * mul);
+    return true;
+}
+
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || end == s || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+typedef struct FlatLoad {
+    const char *file;
+    uint64_t addr;
+    bool set_pc;
+} FlatLoad;
+
+/* -device: the ones dualvm always has are accepted as QEMU spells them; a generic loader
+ * loads a raw file; anything else is an honest error. */
+static bool handle_device(const char *spec, FlatLoad *flat, char *err, size_t len)
+{
+    gchar **kv = g_strsplit(spec, ",", -1);
+    bool ok = true;
+    if (!strcmp(kv[0], "isa-debug-exit")) {
+        for (int i = 1; kv[i]; i++) {
+            if (!strcmp(kv[i], "iobase=0xf4") || !strcmp(kv[i], "iosize=0x04") ||
+                !strcmp(kv[i], "iosize=4") || !strcmp(kv[i], "iobase=244"))
+                continue;
+            snprintf(err, len,
+                     "-device %s: only iobase=0xf4,iosize=0x04 is supported (it is always there)",
+                     spec);
+            ok = false;
+            break;
+        }
+    } else if (!strcmp(kv[0], "loader")) {
+        const char *file = NULL;
+        uint64_t addr = 0;
+        bool have_addr = false;
+        for (int i = 1; kv[i] && ok; i++) {
+            if (!strncmp(kv[i], "file=", 5))
+                file = kv[i] + 5;
+            else if (!strncmp(kv[i], "addr=", 5)) {
+                have_addr = parse_u64(kv[i] + 5, &addr);
+                if (!have_addr) {
+                    snprintf(err, len, "-device loader: bad address '%s'", kv[i] + 5);
+                    ok = false;
+                }
+            } else if (!strcmp(kv[i], "cpu-num=0"))
+                flat->set_pc = true;
+            else if (!strcmp(kv[i], "force-raw=on"))
+                continue;
+            else {
+                snprintf(err, len, "-device loader: unsupported property '%s' (file=, addr=, "
+                                   "cpu-num=0, force-raw=on)", kv[i]);
+                ok = false;
+            }
+        }
+        if (ok && (!file || !have_addr)) {
+            snprintf(err, len, "-device loader: needs file=PATH and addr=ADDRESS");
+            ok = false;
+        }
+        if (ok) {
+            flat->file = g_strdup(file);
+            flat->addr = addr;
+        }
+    } else {
+        snprintf(err, len, "-device %s: unknown or not yet implemented device", kv[0]);
+        ok = false;
+    }
+    g_strfreev(kv);
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    Opts o = {0};
+    GOptionEntry entries[] = {
+        {"kernel", 0, 0, G_OPTION_ARG_FILENAME, &o.kernel, "Multiboot kernel (ELF) to boot", "FILE"},
+        {"append", 0, 0, G_OPTION_ARG_STRING, &o.append, "Kernel command line", "STRING"},
+        {"initrd", 0, 0, G_OPTION_ARG_FILENAME, &o.initrd, "Initial ramdisk (not yet)", "FILE"},
+        {"bios", 0, 0, G_OPTION_ARG_FILENAME, &o.bios, "Firmware image (not yet)", "FILE"},
+        {"m", 'm', 0, G_OPTION_ARG_STRING, &o.mem, "Guest RAM: 128M, 1G (default 128 MiB)", "SIZE"},
+        {"serial", 0, 0, G_OPTION_ARG_STRING, &o.serial, "COM1 backend: stdio, file:PATH, none",
+         "DEV"},
+        {"nographic", 0, 0, G_OPTION_ARG_NONE, &o.nographic, "No display; serial on stdio", NULL},
+        {"display", 0, 0, G_OPTION_ARG_STRING, &o.display, "Display: none (sdl: not yet)", "TYPE"},
+        {"accel", 0, 0, G_OPTION_ARG_STRING, &o.accel,
+         "Engine: auto (default), kvm, dbt (tcg is an alias for dbt)", "NAME"},
+        {"device", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.devices,
+         "isa-debug-exit,iobase=0xf4,iosize=0x04 (built in) or loader,file=F,addr=A[,cpu-num=0]",
+         "SPEC"},
+        {"no-reboot", 0, 0, G_OPTION_ARG_NONE, &o.no_reboot, "Exit instead of rebooting", NULL},
+        {"stats", 0, 0, G_OPTION_ARG_NONE, &o.stats, "Print engine counters on exit", NULL},
+        {"version", 0, 0, G_OPTION_ARG_NONE, &o.version, "Print the version and exit", NULL},
+        {NULL},
+    };
+
+    /* QEMU spells long options with one dash; GOption wants two. "-m" stays short. */
+    char **args = g_new0(char *, argc + 1);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (i > 0 && a[0] == '-' && a[1] && a[1] != '-' && a[2])
+            args[i] = g_strconcat("-", a, NULL);
+        else
+            args[i] = g_strdup(a);
+        if (i > 0 && (!strcmp(a, "-append") || !strcmp(a, "--append")) && i + 1 < argc) {
+            /* the value may start with a dash: keep it as it is */
+            args[i + 1] = g_strdup(argv[i + 1]);
+            i++;
+        }
+    }
+    int nargs = argc;
+    char **argv_for_free = g_memdup2(args, sizeof(char *) * (argc + 1));
+
+    GOptionContext *ctx = g_option_context_new("- x86 PC emulator: KVM where it can, binary translation everywhere");
+    g_option_context_add_main_entries(ctx, entries, NULL);
+    g_option_context_set_description(ctx, help_tail);
+    GError *gerr = NULL;
+    if (!g_option_context_parse(ctx, &nargs, &args, &gerr)) {
+        fprintf(stderr, "dualvm: %s (try --help)\n", gerr->message);
+        return EXIT_USAGE;
+    }
+    g_option_context_free(ctx);
+    if (nargs > 1) {
+        fprintf(stderr, "dualvm: unexpected argument '%s' (try --help)\n", args[1]);
+        return EXIT_USAGE;
+    }
+    if (o.version) {
+        printf("dualvm %s\n", DUALVM_VERSION);
+        return EXIT_OK;
+    }
+
+    MachineConfig cfg = {.ram_size = 128ull << 20, .serial = "stdio"};
+    if (o.mem && !parse_mem(o.mem, &cfg.ram_size)) {
+        fprintf(stderr, "dualvm: -m %s: not a memory size (examples: 256, 512M, 2G)\n", o.mem);
+        return EXIT_USAGE;
+    }
+    if (o.serial)
+        cfg.serial = o.serial;
+    cfg.no_reboot = o.no_reboot;
+    const char *display = o.display ? o.display : "none";
+    if (o.nographic && o.display && strcmp(o.display, "none")) {
+        fprintf(stderr, "dualvm: -nographic and -display %s contradict each other\n", o.display);
+        return EXIT_USAGE;
+    }
+    if (strcmp(display, "none")) {
+        fprintf(stderr, "dualvm: -display %s: %s\n", display,
+                !strcmp(display, "sdl") ? "the SDL window is not implemented yet; use -display none"
+                                        : "unknown display (use none or sdl)");
+        return EXIT_USAGE;
+    }
+    if (o.initrd) {
+        fprintf(stderr, "dualvm: -initrd: not implemented yet (the Linux loader and multiboot "
+                        "modules are to come)\n");
+        return EXIT_USAGE;
+    }
+    if (o.bios) {
+        fprintf(stderr, "dualvm: -bios: firmware loading is not implemented yet\n");
+        return EXIT_USAGE;
+    }
+    char err[512] = "";
+    FlatLoad flat = {0};
+    for (int i = 0; o.devices && o.devices[i]; i++) {
+        if (!handle_device(o.devices[i], &flat, err, sizeof(err))) {
+            fprintf(stderr, "dualvm: %s\n", err);
+            return EXIT_USAGE;
+        }
+    }
+    if (!o.kernel && !flat.file) {
+        fprintf(stderr, "dualvm: nothing to run: give -kernel FILE or -device loader,... "
+                        "(try --help)\n");
+        return EXIT_USAGE;
+    }
+    if (o.kernel && flat.set_pc) {
+        fprintf(stderr, "dualvm: -kernel and -device loader,cpu-num=0 both set the entry point\n");
+        return EXIT_USAGE;
+    }
+    if (o.append && !o.kernel) {
+        fprintf(stderr, "dualvm: -append needs -kernel\n");
+        return EXIT_USAGE;
+    }
+
+    const AccelOps *ops = accel_select(o.accel ? o.accel : "auto", err, sizeof(err));
+    if (!ops) {
+        fprintf(stderr, "dualvm: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (!o.accel || !strcmp(o.accel, "auto"))
+        fprintf(stderr, "dualvm: %s\n", err);
+
+    Machine *m = pc_new(&cfg, err, sizeof(err));
+    if (!m) {
+        fprintf(stderr, "dualvm: %s\n", err);
+        return EXIT_USAGE;
+    }
+    m->poll = pc_poll;
+
+    CpuState cpu;
+    cpu_reset(&cpu);
+    int rc = 0;
+    if (o.kernel)
+        rc = load_multiboot(m->as, m->ram_size, &cpu, o.kernel, o.append, err, sizeof(err));
+    if (!rc && flat.file)
+        rc = load_flat(m->as, m->ram_size, &cpu, flat.file, flat.addr,
+                       flat.set_pc ? flat.addr : (o.kernel ? cpu.rip : LOADER_ENTRY_DEFAULT),
+                       err, sizeof(err));
+    if (rc) {
+        fprintf(stderr, "dualvm: %s\n", err);
+        pc_free(m);
+        return EXIT_USAGE;
+    }
+
+    Vcpu vcpu = {.machine = m, .ops = ops};
+    if (ops->init(&vcpu)) {
+        fprintf(stderr, "dualvm: %s\n", vcpu.error);
+        pc_free(m);
+        return EXIT_USAGE;
+    }
+    ops->set_state(&vcpu, &cpu);
+
+    the_machine = m;
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    StopReason why = vcpu_loop(&vcpu);
+    int status;
+    switch (why) {
+    case STOP_EXIT_DEVICE:
+        status = m->exit_status;
+        break;
+    case STOP_ERROR:
+    case STOP_HALTED:
+        fprintf(stderr, "dualvm: %s\n", m->stop_msg);
+        status = EXIT_GUEST;
+        break;
+    case STOP_SIGNAL:
+        if (m->stop_msg[0])
+            fprintf(stderr, "dualvm: %s\n", m->stop_msg);
+        else
+            fprintf(stderr, "dualvm: terminated by signal %d\n", (int)got_signal);
+        status = EXIT_OK;
+        break;
+    default:
+        if (m->stop_msg[0])
+            fprintf(stderr, "dualvm: %s\n", m->stop_msg);
+        status = m->exit_status;
+        break;
+    }
+    if (o.stats && ops->print_stats)
+        ops->print_stats(&vcpu, stderr);
+    ops->destroy(&vcpu);
+    pc_free(m);
+    g_strfreev(argv_for_free);
+    g_free(args);
+    return status;
 }

@@ -43,9 +43,12 @@ uint64_t alu_mul(bool imul, unsigned size, uint64_t a, uint64_t b, uint64_t *hi,
 /* Two/three-operand IMUL (truncated result, CF=OF=overflow). */
 uint64_t alu_imul_trunc(unsigned size, uint64_t a, uint64_t b, CcState *cc);
 /* DIV/IDIV of hi:lo by d. Returns false for #DE (divide by zero or quotient overflow), leaving
- * *q and *r alone. Flags are undefined after division; cc is left as is. */
+ * *q and *r alone. Flags are undefined after division; cc is left as is (see cc_div). */
 bool alu_div(bool idiv, unsigned size, uint64_t hi, uint64_t lo, uint64_t d, uint64_t *q,
              uint64_t *r);
+/* The flags a completed DIV/IDIV leaves (all undefined; this gives the host-matching values).
+ * Call after alu_div returns true. */
+void cc_div(CcState *cc);
 /* SHLD/SHRD: shift a by count, filling from b. */
 uint64_t alu_shld(bool right, unsigned size, uint64_t a, uint64_t b, unsigned count, CcState *cc);
 /* BSF/BSR: returns false (ZF=1, destination unchanged) when src is 0. */

@@ -32,7 +32,8 @@ typedef struct MachineConfig {
     bool no_reboot;
 } MachineConfig;
 
-typedef struct Machine {
+typedef struct Machine Machine;
+struct Machine {
     AddressSpace *as;
     IoBus *io;
     Clock *clock;
@@ -51,7 +52,9 @@ typedef struct Machine {
     char stop_msg[256];
 
     void *devices; /* owned by the board file */
-} Machine;
+    /* called by the run loop between engine runs: input polling and the like */
+    void (*poll)(Machine *m);
+};
 
 /* Ask the run loop to stop. The first request wins; later ones are ignored. */
 void machine_request_stop(Machine *m, StopReason why, int status, const char *fmt, ...)

@@ -1,0 +1,86 @@
+/* The translator as an engine: binds dbt/ to AccelOps. */
+#include <string.h>
+
+#include "accel/accel.h"
+#include "dbt/dbt.h"
+
+static bool dbt_probe(char *why, size_t len)
+{
+    snprintf(why, len, "the translator runs on any host");
+    return true;
+}
+
+static int dbt_init(Vcpu *v)
+{
+    DbtCpu *env = dbt_new(v->machine);
+    if (!env) {
+        snprintf(v->error, sizeof(v->error), "dbt: cannot initialise Capstone");
+        return -1;
+    }
+    v->engine = env;
+    return 0;
+}
+
+static VcpuExit dbt_run(Vcpu *v)
+{
+    DbtCpu *env = v->engine;
+    switch (dbt_exec(env, &v->kick, v->deadline_ns)) {
+    case DBT_RUN_HLT:
+        return VCPU_EXIT_HLT;
+    case DBT_RUN_STOP:
+        return VCPU_EXIT_STOP;
+    case DBT_RUN_SHUTDOWN:
+        return VCPU_EXIT_SHUTDOWN;
+    case DBT_RUN_ERROR:
+        snprintf(v->error, sizeof(v->error), "%s", env->error);
+        return VCPU_EXIT_ERROR;
+    default:
+        return VCPU_EXIT_DEADLINE;
+    }
+}
+
+static void dbt_get_state(Vcpu *v, CpuState *s)
+{
+    DbtCpu *env = v->engine;
+    *s = env->s;
+    s->rflags = dbt_get_eflags(env);
+    s->tsc = (uint64_t)clock_ns(env->m->clock) + env->tsc_offset;
+}
+
+static void dbt_set_state(Vcpu *v, const CpuState *s)
+{
+    DbtCpu *env = v->engine;
+    env->s = *s;
+    cc_set_eflags(&env->cc, (uint32_t)s->rflags & FL_ARITH);
+    env->s.rflags = (s->rflags & ~(uint64_t)FL_ARITH) | FL_FIXED1;
+    env->tsc_offset = s->tsc - (uint64_t)clock_ns(env->m->clock);
+    dbt_tlb_flush(env);
+}
+
+static void dbt_kick(Vcpu *v)
+{
+    __atomic_store_n(&v->kick, 1, __ATOMIC_SEQ_CST);
+}
+
+static void dbt_stats(Vcpu *v, FILE *f)
+{
+    dbt_print_stats(v->engine, f);
+}
+
+static void dbt_destroy(Vcpu *v)
+{
+    dbt_free(v->engine);
+    v->engine = NULL;
+}
+
+const AccelOps accel_dbt_ops = {
+    .name = "dbt",
+    .probe = dbt_probe,
+    .init = dbt_init,
+    .run = dbt_run,
+    .get_state = dbt_get_state,
+    .set_state = dbt_set_state,
+    .kick = dbt_kick,
+    .print_stats = dbt_stats,
+    .destroy = dbt_destroy,
+};

@@ -1,0 +1,164 @@
+/* dbt/dbt.h: the translator's CPU, blocks and memory path.
+ *
+ * DbtCpu runs on a CpuState directly. A guest basic block is decoded once by Capstone, turned
+ * into IR (dbt/ir.h), cached by (physical address, mode bits) and run by the IR interpreter.
+ * Guest memory goes through a softmmu TLB that maps linear pages to host pointers; anything
+ * else (MMIO, unmapped, faults, pages holding translated code on the write side) takes the
+ * slow path into hw/memory. Exceptions are raised with dbt_raise(), which unwinds to the run
+ * loop with EIP at the faulting instruction: translated code writes guest registers only after
+ * the instruction's last memory access, so nothing is half done.
+ */
+#ifndef DUALVM_DBT_H
+#define DUALVM_DBT_H
+
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <glib.h>
+
+#include "cpu/cpu.h"
+#include "dbt/alu.h"
+#include "hw/machine.h"
+
+#define DBT_TLB_BITS 8
+#define DBT_TLB_SIZE (1u << DBT_TLB_BITS)
+#define DBT_PAGE_BITS 12
+#define DBT_PAGE_SIZE (1u << DBT_PAGE_BITS)
+#define DBT_PAGE_MASK (~(uint64_t)(DBT_PAGE_SIZE - 1))
+#define DBT_JC_BITS 12
+
+/* x86 exception vectors */
+enum { EXC_DE = 0, EXC_DB = 1, EXC_NMI = 2, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, EXC_UD = 6,
+       EXC_NM = 7, EXC_DF = 8, EXC_TS = 10, EXC_NP = 11, EXC_SS = 12, EXC_GP = 13, EXC_PF = 14,
+       EXC_MF = 16, EXC_AC = 17 };
+
+/* Mode bits that change how guest bytes decode or what they may do: part of a block's key. */
+enum {
+    MODE_CODE32 = 1 << 0, /* CS.D */
+    MODE_STACK32 = 1 << 1, /* SS.B */
+    MODE_PE = 1 << 2,
+    MODE_VM86 = 1 << 3,
+    MODE_PG = 1 << 4,
+    MODE_CPL_SHIFT = 5, /* two bits */
+};
+
+typedef struct TlbEntry {
+    uint64_t read_tag;  /* linear page address, or -1 */
+    uint64_t write_tag; /* linear page address, or -1 if writes must go the slow path */
+    uintptr_t addend;   /* host = linear + addend */
+    uint64_t phys;      /* physical page address */
+} TlbEntry;
+
+typedef struct Block Block;
+
+typedef struct DbtStats {
+    uint64_t insns;          /* guest instructions executed */
+    uint64_t blocks_run;
+    uint64_t blocks_translated;
+    uint64_t guest_bytes_translated;
+    uint64_t ir_ops;
+    uint64_t translate_ns;
+    uint64_t jc_hits, cache_hits, cache_misses;
+    uint64_t tlb_misses;
+    uint64_t flushes, smc_invalidations;
+    uint64_t exceptions, interrupts;
+} DbtStats;
+
+typedef struct DbtCpu {
+    CpuState s;   /* EFLAGS arithmetic bits live in cc, not in s.rflags, while running */
+    CcState cc;
+    Machine *m;
+    AddressSpace *as;
+    IoBus *io;
+
+    TlbEntry tlb[DBT_TLB_SIZE];
+    uint64_t a20_mask;
+    uint64_t tsc_offset; /* TSC = virtual ns + tsc_offset */
+
+    uint64_t cur_eip;   /* EIP of the instruction being executed (for exceptions) */
+    bool smc_hit;       /* the running block's code was written: leave after this insn */
+    bool irq_inhibit;   /* one instruction after STI / MOV SS: no interrupts */
+    jmp_buf *unwind;
+    int pending_exc; /* set by dbt_raise: vector, -2 engine failure, -3 shutdown */
+    int pending_has_err;
+    uint32_t pending_err;
+    bool delivering; /* inside dbt_do_interrupt: a fault now is a double fault */
+    int delivering_vec;
+
+    /* block cache */
+    GHashTable *blocks;        /* (phys | mode << 40) -> Block */
+    Block *jc[1u << DBT_JC_BITS]; /* virtual-EIP keyed fast lookup */
+    GHashTable *page_blocks;   /* phys page -> GSList of Block */
+    uint8_t *code_pages;       /* bitmap-ish: 1 per 4 KiB physical page holding code */
+    uint64_t code_pages_n;
+    GPtrArray *zombies;        /* invalidated blocks, freed at the next safe point */
+    size_t nblocks;
+
+    void *cs16, *cs32; /* Capstone handles (csh), one per code size */
+    DbtStats st;
+    char *error;       /* set with dbt_fail(): the run stops with this text */
+    size_t error_len;
+} DbtCpu;
+
+/* Leave the current instruction with an exception. Never returns. */
+_Noreturn void dbt_raise(DbtCpu *env, int vector, int has_err, uint32_t err);
+/* Stop the engine with an error text (unimplemented instruction and the like). Never returns. */
+_Noreturn void dbt_fail(DbtCpu *env, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Memory (dbt/mmu.c). seg is S_ES..S_GS; off is the effective address. */
+uint64_t dbt_ld(DbtCpu *env, int seg, uint64_t off, unsigned size);
+void dbt_st(DbtCpu *env, int seg, uint64_t off, uint64_t val, unsigned size);
+/* Linear-address access (descriptor tables, IDT, TSS): no segment checks. */
+uint64_t dbt_ld_lin(DbtCpu *env, uint64_t lin, unsigned size);
+void dbt_st_lin(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size);
+void dbt_tlb_flush(DbtCpu *env);
+/* Physical address of a code fetch at linear address lin; raises on fault. */
+uint64_t dbt_code_phys(DbtCpu *env, uint64_t lin);
+/* Drop every block translated from [gpa, gpa+len). Safe to call from inside a block. */
+void dbt_invalidate_phys(DbtCpu *env, uint64_t gpa, uint64_t len);
+void dbt_mark_code_page(DbtCpu *env, uint64_t phys_page);
+
+/* The EFLAGS value with the arithmetic bits folded in from cc. */
+static inline uint32_t dbt_get_eflags(const DbtCpu *env)
+{
+    return (uint32_t)((env->s.rflags & ~(uint64_t)FL_ARITH) | cc_eflags(&env->cc) | FL_FIXED1);
+}
+void dbt_set_eflags(DbtCpu *env, uint32_t val, uint32_t mask);
+
+static inline unsigned dbt_cpl(const DbtCpu *env)
+{
+    if (!(env->s.cr0 & CR0_PE))
+        return 0;
+    if (env->s.rflags & FL_VM)
+        return 3;
+    return env->s.seg[S_CS].sel & 3;
+}
+
+uint32_t dbt_mode(const DbtCpu *env);
+
+/* Deliver interrupt or exception vector (dbt/excp.c). is_sw: INT n (privilege check on the gate,
+ * return address after the instruction). next_eip: EIP to push for traps and software ints. */
+void dbt_do_interrupt(DbtCpu *env, int vector, bool is_sw, bool has_err, uint32_t err,
+                      uint64_t next_eip);
+/* Far-transfer support for helpers (dbt/excp.c). */
+void dbt_check_code_seg(DbtCpu *env, uint16_t sel, SegCache *out, unsigned *new_cpl);
+void dbt_read_desc_cache(DbtCpu *env, uint16_t sel, SegCache *out, uint32_t *hi);
+/* Segment register load with the mode's rules (real/vm86: base = sel*16; protected: descriptor). */
+void dbt_load_seg(DbtCpu *env, int seg, uint16_t sel);
+
+DbtCpu *dbt_new(Machine *m);
+void dbt_free(DbtCpu *env);
+enum { DBT_RUN_DEADLINE, DBT_RUN_HLT, DBT_RUN_STOP, DBT_RUN_SHUTDOWN, DBT_RUN_ERROR };
+/* Run until something for the machine to do; returns a DBT_RUN_* code. */
+int dbt_exec(DbtCpu *env, volatile int *kick, int64_t deadline_ns);
+void dbt_print_stats(DbtCpu *env, FILE *f);
+
+/* Translation (dbt/translate.c) */
+Block *dbt_translate(DbtCpu *env, uint64_t pc_lin, uint64_t phys, uint32_t mode);
+void dbt_block_free(Block *b);
+bool dbt_translate_init(DbtCpu *env);
+void dbt_translate_fini(DbtCpu *env);
+
+#endif

@@ -1,0 +1,333 @@
+/* The translator's run loop: find or translate the block at CS:EIP, run it, take interrupts at
+ * block boundaries, and unwind exceptions to here. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dbt/ir.h"
+
+#define MAX_BLOCKS 65536
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+_Noreturn void dbt_raise(DbtCpu *env, int vector, int has_err, uint32_t err)
+{
+    env->st.exceptions++;
+    env->s.rip = env->cur_eip;
+    env->pending_exc = vector;
+    env->pending_has_err = has_err;
+    env->pending_err = err;
+    longjmp(*env->unwind, 1);
+}
+
+_Noreturn void dbt_fail(DbtCpu *env, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(env->error, env->error_len, fmt, ap);
+    va_end(ap);
+    env->s.rip = env->cur_eip;
+    env->pending_exc = -2;
+    longjmp(*env->unwind, 1);
+}
+
+void dbt_set_eflags(DbtCpu *env, uint32_t val, uint32_t mask)
+{
+    uint32_t cur = dbt_get_eflags(env);
+    uint32_t nv = (cur & ~mask) | (val & mask);
+    cc_set_eflags(&env->cc, nv & FL_ARITH);
+    env->s.rflags = (nv & ~FL_ARITH) | FL_FIXED1;
+}
+
+uint32_t dbt_mode(const DbtCpu *env)
+{
+    uint32_t m = 0;
+    if (env->s.seg[S_CS].attr & SEG_DB)
+        m |= MODE_CODE32;
+    if (env->s.seg[S_SS].attr & SEG_DB)
+        m |= MODE_STACK32;
+    if (env->s.cr0 & CR0_PE)
+        m |= MODE_PE;
+    if (env->s.rflags & FL_VM)
+        m |= MODE_VM86;
+    if (env->s.cr0 & CR0_PG)
+        m |= MODE_PG;
+    m |= dbt_cpl(env) << MODE_CPL_SHIFT;
+    return m;
+}
+
+static void block_unlink_all(DbtCpu *env)
+{
+    memset(env->jc, 0, sizeof(env->jc));
+}
+
+static void free_zombies(DbtCpu *env)
+{
+    for (guint i = 0; i < env->zombies->len; i++)
+        dbt_block_free(g_ptr_array_index(env->zombies, i));
+    g_ptr_array_set_size(env->zombies, 0);
+}
+
+static void page_list_free(gpointer p)
+{
+    g_slist_free(p);
+}
+
+static void flush_all(DbtCpu *env)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    g_hash_table_iter_init(&it, env->blocks);
+    while (g_hash_table_iter_next(&it, &k, &v))
+        g_ptr_array_add(env->zombies, v);
+    g_hash_table_remove_all(env->blocks);
+    g_hash_table_remove_all(env->page_blocks);
+    memset(env->code_pages, 0, env->code_pages_n);
+    block_unlink_all(env);
+    env->nblocks = 0;
+    env->st.flushes++;
+    dbt_tlb_flush(env);
+}
+
+static uint64_t block_key(uint64_t phys, uint32_t mode)
+{
+    return phys | ((uint64_t)mode << 40);
+}
+
+void dbt_mark_code_page(DbtCpu *env, uint64_t phys_page)
+{
+    uint64_t pn = phys_page >> DBT_PAGE_BITS;
+    if (pn >= env->code_pages_n || env->code_pages[pn])
+        return;
+    env->code_pages[pn] = 1;
+    /* writes to this page must now take the slow path */
+    for (unsigned i = 0; i < DBT_TLB_SIZE; i++)
+        if (env->tlb[i].phys == phys_page)
+            env->tlb[i].write_tag = ~0ull;
+}
+
+static void page_add_block(DbtCpu *env, uint64_t page, Block *b)
+{
+    gpointer key = GSIZE_TO_POINTER(page >> DBT_PAGE_BITS);
+    GSList *l = g_hash_table_lookup(env->page_blocks, key);
+    g_hash_table_steal(env->page_blocks, key);
+    g_hash_table_insert(env->page_blocks, key, g_slist_prepend(l, b));
+    dbt_mark_code_page(env, page);
+}
+
+void dbt_invalidate_phys(DbtCpu *env, uint64_t gpa, uint64_t len)
+{
+    if (!len)
+        return;
+    uint64_t first = gpa >> DBT_PAGE_BITS, last = (gpa + len - 1) >> DBT_PAGE_BITS;
+    for (uint64_t pn = first; pn <= last; pn++) {
+        if (pn >= env->code_pages_n || !env->code_pages[pn])
+            continue;
+        gpointer key = GSIZE_TO_POINTER(pn);
+        GSList *l = g_hash_table_lookup(env->page_blocks, key);
+        g_hash_table_steal(env->page_blocks, key);
+        env->code_pages[pn] = 0;
+        for (GSList *i = l; i; i = i->next) {
+            Block *b = i->data;
+            if (!b->valid)
+                continue;
+            b->valid = 0;
+            g_hash_table_remove(env->blocks, &(uint64_t){block_key(b->phys, b->mode)});
+            g_ptr_array_add(env->zombies, b);
+            env->nblocks--;
+            env->st.smc_invalidations++;
+            env->smc_hit = true; /* conservative: the running block may be one of them */
+        }
+        g_slist_free(l);
+    }
+    block_unlink_all(env);
+}
+
+static void write_hook(void *opaque, uint64_t gpa, uint64_t len)
+{
+    dbt_invalidate_phys(opaque, gpa, len);
+}
+
+static guint key_hash(gconstpointer p)
+{
+    uint64_t k = *(const uint64_t *)p;
+    k ^= k >> 29;
+    k *= 0xbf58476d1ce4e5b9ull;
+    return (guint)(k ^ (k >> 32));
+}
+
+static gboolean key_eq(gconstpointer a, gconstpointer b)
+{
+    return *(const uint64_t *)a == *(const uint64_t *)b;
+}
+
+DbtCpu *dbt_new(Machine *m)
+{
+    DbtCpu *env = g_new0(DbtCpu, 1);
+    env->m = m;
+    env->as = m->as;
+    env->io = m->io;
+    env->a20_mask = ~0ull;
+    env->blocks = g_hash_table_new_full(key_hash, key_eq, g_free, NULL);
+    env->page_blocks = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, page_list_free);
+    env->code_pages_n = (1ull << 32) >> DBT_PAGE_BITS; /* 4 GiB of physical pages */
+    env->code_pages = g_malloc0(env->code_pages_n);
+    env->zombies = g_ptr_array_new();
+    env->error_len = 512;
+    env->error = g_malloc0(env->error_len);
+    cpu_reset(&env->s);
+    cc_set_eflags(&env->cc, 0);
+    dbt_tlb_flush(env);
+    as_set_write_hook(m->as, write_hook, env);
+    if (!dbt_translate_init(env)) {
+        dbt_free(env);
+        return NULL;
+    }
+    return env;
+}
+
+void dbt_free(DbtCpu *env)
+{
+    if (!env)
+        return;
+    as_set_write_hook(env->as, NULL, NULL);
+    flush_all(env);
+    free_zombies(env);
+    g_hash_table_destroy(env->blocks);
+    g_hash_table_destroy(env->page_blocks);
+    g_ptr_array_free(env->zombies, TRUE);
+    g_free(env->code_pages);
+    dbt_translate_fini(env);
+    g_free(env->error);
+    g_free(env);
+}
+
+static Block *find_block(DbtCpu *env)
+{
+    uint64_t pc = (env->s.seg[S_CS].base + env->s.rip) & 0xffffffffull;
+    uint32_t mode = dbt_mode(env);
+    unsigned h = (unsigned)(pc ^ (pc >> DBT_JC_BITS)) & ((1u << DBT_JC_BITS) - 1);
+    Block *b = env->jc[h];
+    if (b && b->pc == pc && b->mode == mode && b->cs_base == env->s.seg[S_CS].base) {
+        env->st.jc_hits++;
+        return b;
+    }
+    env->cur_eip = env->s.rip;
+    uint64_t phys = dbt_code_phys(env, pc);
+    uint64_t key = block_key(phys, mode);
+    b = g_hash_table_lookup(env->blocks, &key);
+    if (b && b->pc == pc && b->cs_base == env->s.seg[S_CS].base) {
+        env->st.cache_hits++;
+    } else {
+        env->st.cache_misses++;
+        if (b) {
+            /* same physical code reached through another linear address: retranslate */
+            g_hash_table_remove(env->blocks, &key);
+            b->valid = 0;
+            g_ptr_array_add(env->zombies, b);
+            env->nblocks--;
+        }
+        if (env->nblocks >= MAX_BLOCKS)
+            flush_all(env);
+        uint64_t t0 = now_ns();
+        b = dbt_translate(env, pc, phys, mode);
+        env->st.translate_ns += now_ns() - t0;
+        b->cs_base = env->s.seg[S_CS].base;
+        uint64_t *k = g_new(uint64_t, 1);
+        *k = key;
+        g_hash_table_insert(env->blocks, k, b);
+        env->nblocks++;
+        page_add_block(env, phys & DBT_PAGE_MASK, b);
+        if (b->phys_page2 != ~0ull)
+            page_add_block(env, b->phys_page2, b);
+        env->st.blocks_translated++;
+    }
+    env->jc[h] = b;
+    return b;
+}
+
+/* Take a pending external interrupt if the CPU can. Returns true if one was delivered. */
+static bool check_interrupt(DbtCpu *env)
+{
+    Machine *m = env->m;
+    if (!(env->s.rflags & FL_IF) || env->irq_inhibit || !m->intr_pending ||
+        !m->intr_pending(m->intr_opaque))
+        return false;
+    int vec = m->intr_ack(m->intr_opaque);
+    if (vec < 0)
+        return false;
+    env->s.halted = false;
+    env->cur_eip = env->s.rip;
+    env->st.interrupts++;
+    dbt_do_interrupt(env, vec, false, false, 0, env->s.rip);
+    return true;
+}
+
+int dbt_exec(DbtCpu *env, volatile int *kick, int64_t deadline_ns)
+{
+    jmp_buf jb;
+    volatile unsigned budget = 0;
+    env->unwind = &jb;
+    env->pending_exc = -1;
+    if (setjmp(jb)) {
+        /* an exception or failure unwound out of a block or a helper */
+        int vec = env->pending_exc;
+        env->pending_exc = -1;
+        env->smc_hit = false;
+        if (vec == -2)
+            return DBT_RUN_ERROR;
+        if (vec == -3)
+            return DBT_RUN_SHUTDOWN;
+        if (vec >= 0) {
+            /* delivery itself may fault; dbt_do_interrupt turns that into #DF / shutdown */
+            dbt_do_interrupt(env, vec, false, env->pending_has_err, env->pending_err,
+                             env->s.rip);
+        }
+    }
+    for (;;) {
+        free_zombies(env);
+        if (env->m->stop)
+            return DBT_RUN_STOP;
+        if (*kick)
+            return DBT_RUN_DEADLINE;
+        if (env->s.halted) {
+            if (!check_interrupt(env))
+                return DBT_RUN_HLT;
+        } else if (check_interrupt(env)) {
+            continue;
+        }
+        env->irq_inhibit = false;
+        if ((++budget & 255) == 0 && deadline_ns != INT64_MAX &&
+            clock_ns(env->m->clock) >= deadline_ns)
+            return DBT_RUN_DEADLINE;
+        Block *b = find_block(env);
+        env->smc_hit = false;
+        env->st.blocks_run++;
+        dbt_interp(env, b);
+    }
+}
+
+void dbt_print_stats(DbtCpu *env, FILE *f)
+{
+    DbtStats *s = &env->st;
+    fprintf(f, "dbt: guest instructions     %llu\n", (unsigned long long)s->insns);
+    fprintf(f, "dbt: blocks run             %llu\n", (unsigned long long)s->blocks_run);
+    fprintf(f, "dbt: blocks translated      %llu (%llu guest bytes, %llu IR ops)\n",
+            (unsigned long long)s->blocks_translated,
+            (unsigned long long)s->guest_bytes_translated, (unsigned long long)s->ir_ops);
+    fprintf(f, "dbt: translation time       %.3f ms\n", s->translate_ns / 1e6);
+    fprintf(f, "dbt: block lookups          %llu fast, %llu cache hits, %llu misses\n",
+            (unsigned long long)s->jc_hits, (unsigned long long)s->cache_hits,
+            (unsigned long long)s->cache_misses);
+    fprintf(f, "dbt: cache flushes          %llu, SMC invalidations %llu\n",
+            (unsigned long long)s->flushes, (unsigned long long)s->smc_invalidations);
+    fprintf(f, "dbt: TLB misses             %llu\n", (unsigned long long)s->tlb_misses);
+    fprintf(f, "dbt: exceptions %llu, interrupts %llu\n", (unsigned long long)s->exceptions,
+            (unsigned long long)s->interrupts);
+}

@@ -1,0 +1,798 @@
+/* Helpers for IR_HELPER: instructions whose semantics are clearer (or only possible) in C.
+ * A helper that can fault does all its checks and memory accesses before it writes any guest
+ * register, so an exception leaves the instruction undone. */
+#include <string.h>
+
+#include "cpu/cpuid.h"
+#include "dbt/helpers.h"
+
+#define HELPER(name) uint64_t name(DbtCpu *env, uint64_t a, uint64_t b, uint64_t c, uint64_t imm)
+
+static inline uint64_t msk(unsigned size)
+{
+    return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+}
+
+static void set_reg(DbtCpu *env, int r, unsigned size, uint64_t v)
+{
+    uint64_t *p = &env->s.regs[r];
+    if (size == 4)
+        *p = v & 0xffffffffull;
+    else if (size == 2)
+        *p = (*p & ~0xffffull) | (v & 0xffff);
+    else if (size == 1)
+        *p = (*p & ~0xffull) | (v & 0xff);
+    else
+        *p = v;
+}
+
+static bool pm(const DbtCpu *env)
+{
+    return (env->s.cr0 & CR0_PE) && !(env->s.rflags & FL_VM);
+}
+
+static unsigned iopl(const DbtCpu *env)
+{
+    return (env->s.rflags >> 12) & 3;
+}
+
+static void need_cpl0(DbtCpu *env)
+{
+    if ((env->s.cr0 & CR0_PE) && dbt_cpl(env) != 0)
+        dbt_raise(env, EXC_GP, 1, 0);
+}
+
+HELPER(helper_mul)
+{
+    unsigned size = imm & 0xff;
+    bool imul = imm & 0x100;
+    uint64_t hi, lo;
+    if (size == 1) {
+        lo = alu_mul(imul, 1, a & 0xff, b, &hi, &env->cc);
+        set_reg(env, R_EAX, 2, (hi << 8) | lo);
+    } else {
+        lo = alu_mul(imul, size, a, b, &hi, &env->cc);
+        set_reg(env, R_EAX, size, lo);
+        set_reg(env, R_EDX, size, hi);
+    }
+    return 0;
+}
+
+HELPER(helper_div)
+{
+    unsigned size = imm & 0xff;
+    bool idiv = imm & 0x100;
+    uint64_t q, r, hi, lo;
+    if (size == 1) {
+        hi = (a >> 8) & 0xff;
+        lo = a & 0xff;
+    } else {
+        hi = c;
+        lo = a;
+    }
+    if (!alu_div(idiv, size, hi, lo, b, &q, &r))
+        dbt_raise(env, EXC_DE, 0, 0);
+    if (size == 1) {
+        set_reg(env, R_EAX, 2, ((r & 0xff) << 8) | (q & 0xff));
+    } else {
+        set_reg(env, R_EAX, size, q);
+        set_reg(env, R_EDX, size, r);
+    }
+    return 0;
+}
+
+HELPER(helper_imul2)
+{
+    return alu_imul_trunc((unsigned)imm, a, b, &env->cc);
+}
+
+/* ---- I/O permission ---- */
+
+static void io_check(DbtCpu *env, uint16_t port, unsigned size)
+{
+    if (!(env->s.cr0 & CR0_PE))
+        return;
+    if (!(env->s.rflags & FL_VM) && dbt_cpl(env) <= iopl(env))
+        return;
+    /* consult the TSS I/O permission bitmap (32-bit TSS only) */
+    const SegCache *tr = &env->s.tr;
+    if ((tr->attr & 0xd) != 0x9 || tr->limit < 103)
+        dbt_raise(env, EXC_GP, 1, 0);
+    uint32_t base = (uint32_t)dbt_ld_lin(env, tr->base + 102, 2);
+    uint32_t off = base + port / 8;
+    if (off + 1 > tr->limit)
+        dbt_raise(env, EXC_GP, 1, 0);
+    uint32_t bits = (uint32_t)dbt_ld_lin(env, tr->base + off, 2);
+    if ((bits >> (port & 7)) & ((1u << size) - 1))
+        dbt_raise(env, EXC_GP, 1, 0);
+}
+
+HELPER(helper_in)
+{
+    unsigned size = (unsigned)imm;
+    io_check(env, (uint16_t)a, size);
+    return io_read(env->io, (uint16_t)a, size) & msk(size);
+}
+
+HELPER(helper_out)
+{
+    unsigned size = (unsigned)imm;
+    io_check(env, (uint16_t)a, size);
+    io_write(env->io, (uint16_t)a, (uint32_t)(b & msk(size)), size);
+    return 0;
+}
+
+/* ---- string instructions ---- */
+
+/* imm: kind | size << 8 | asz << 16 | seg << 24 | rep << 32 (1 = REP/REPE, 2 = REPNE).
+ * Returns 1 when a REP instruction stopped early and must run again (to let interrupts in). */
+HELPER(helper_string)
+{
+    unsigned kind = imm & 0xff, size = (imm >> 8) & 0xff, asz = (imm >> 16) & 0xff;
+    int seg = (imm >> 24) & 0xff;
+    unsigned rep = (imm >> 32) & 3;
+    uint64_t am = msk(asz);
+    int64_t step = (env->s.rflags & FL_DF) ? -(int64_t)size : (int64_t)size;
+    unsigned budget = 4096;
+
+    for (;;) {
+        if (rep && (env->s.regs[R_ECX] & am) == 0)
+            return 0;
+        uint64_t si = env->s.regs[R_ESI] & am, di = env->s.regs[R_EDI] & am;
+        bool stop = false;
+        switch (kind) {
+        case STR_MOVS: {
+            uint64_t v = dbt_ld(env, seg, si, size);
+            dbt_st(env, S_ES, di, v, size);
+            set_reg(env, R_ESI, asz, si + step);
+            set_reg(env, R_EDI, asz, di + step);
+            break;
+        }
+        case STR_STOS:
+            dbt_st(env, S_ES, di, env->s.regs[R_EAX] & msk(size), size);
+            set_reg(env, R_EDI, asz, di + step);
+            break;
+        case STR_LODS: {
+            uint64_t v = dbt_ld(env, seg, si, size);
+            set_reg(env, R_EAX, size, v);
+            set_reg(env, R_ESI, asz, si + step);
+            break;
+        }
+        case STR_CMPS: {
+            uint64_t x = dbt_ld(env, seg, si, size);
+            uint64_t y = dbt_ld(env, S_ES, di, size);
+            alu_exec(ALU_CMP, size, x, y, &env->cc);
+            set_reg(env, R_ESI, asz, si + step);
+            set_reg(env, R_EDI, asz, di + step);
+            stop = rep && (cc_cond(&env->cc, CC_E) != (rep == 1));
+            break;
+        }
+        case STR_SCAS: {
+            uint64_t y = dbt_ld(env, S_ES, di, size);
+            alu_exec(ALU_CMP, size, env->s.regs[R_EAX] & msk(size), y, &env->cc);
+            set_reg(env, R_EDI, asz, di + step);
+            stop = rep && (cc_cond(&env->cc, CC_E) != (rep == 1));
+            break;
+        }
+        case STR_INS: {
+            uint16_t port = (uint16_t)env->s.regs[R_EDX];
+            io_check(env, port, size);
+            /* check the destination before the read: a port read can have side effects */
+            dbt_st(env, S_ES, di, dbt_ld(env, S_ES, di, size), size);
+            uint64_t v = io_read(env->io, port, size) & msk(size);
+            dbt_st(env, S_ES, di, v, size);
+            set_reg(env, R_EDI, asz, di + step);
+            break;
+        }
+        case STR_OUTS: {
+            uint16_t port = (uint16_t)env->s.regs[R_EDX];
+            io_check(env, port, size);
+            uint64_t v = dbt_ld(env, seg, si, size);
+            io_write(env->io, port, (uint32_t)v, size);
+            set_reg(env, R_ESI, asz, si + step);
+            break;
+        }
+        }
+        if (!rep)
+            return 0;
+        set_reg(env, R_ECX, asz, (env->s.regs[R_ECX] - 1) & am);
+        if (stop || (env->s.regs[R_ECX] & am) == 0)
+            return 0;
+        if (--budget == 0 || env->m->stop || env->smc_hit)
+            return 1;
+        if ((kind == STR_INS || kind == STR_OUTS) && env->m->stop)
+            return 1;
+    }
+}
+
+/* ---- control registers ---- */
+
+HELPER(helper_mov_to_cr)
+{
+    need_cpl0(env);
+    uint32_t v = (uint32_t)a;
+    switch (imm) {
+    case 0: {
+        if ((v & CR0_PG) && !(v & CR0_PE))
+            dbt_raise(env, EXC_GP, 1, 0);
+        if ((v & CR0_NW) && !(v & CR0_CD))
+            dbt_raise(env, EXC_GP, 1, 0);
+        uint64_t old = env->s.cr0;
+        env->s.cr0 = v | CR0_ET;
+        if ((old ^ env->s.cr0) & (CR0_PG | CR0_PE | CR0_WP))
+            dbt_tlb_flush(env);
+        break;
+    }
+    case 2:
+        env->s.cr2 = v;
+        break;
+    case 3:
+        env->s.cr3 = v;
+        dbt_tlb_flush(env);
+        break;
+    case 4: {
+        /* the bits whose function we implement; the rest are reserved here (#GP) */
+        uint32_t ok = CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+        if (v & ~ok)
+            dbt_raise(env, EXC_GP, 1, 0);
+        env->s.cr4 = v;
+        dbt_tlb_flush(env);
+        break;
+    }
+    default:
+        dbt_raise(env, EXC_UD, 0, 0);
+    }
+    return 0;
+}
+
+/* imm: CR number; | 0x100 for SMSW, which any privilege level may run */
+HELPER(helper_mov_from_cr)
+{
+    if (!(imm & 0x100))
+        need_cpl0(env);
+    switch (imm & 0xff) {
+    case 0:
+        return env->s.cr0 & 0xffffffffull;
+    case 2:
+        return env->s.cr2 & 0xffffffffull;
+    case 3:
+        return env->s.cr3 & 0xffffffffull;
+    case 4:
+        return env->s.cr4 & 0xffffffffull;
+    default:
+        dbt_raise(env, EXC_UD, 0, 0);
+    }
+}
+
+HELPER(helper_mov_to_dr)
+{
+    need_cpl0(env);
+    unsigned n = (unsigned)imm;
+    if ((n == 4 || n == 5) && (env->s.cr4 & CR4_DE))
+        dbt_raise(env, EXC_UD, 0, 0);
+    if (n == 4 || n == 5)
+        n += 2;
+    if (n > 7)
+        dbt_raise(env, EXC_UD, 0, 0);
+    env->s.dr[n] = (uint32_t)a;
+    return 0;
+}
+
+HELPER(helper_mov_from_dr)
+{
+    need_cpl0(env);
+    unsigned n = (unsigned)imm;
+    if ((n == 4 || n == 5) && (env->s.cr4 & CR4_DE))
+        dbt_raise(env, EXC_UD, 0, 0);
+    if (n == 4 || n == 5)
+        n += 2;
+    if (n > 7)
+        dbt_raise(env, EXC_UD, 0, 0);
+    return env->s.dr[n] & 0xffffffffull;
+}
+
+HELPER(helper_clts)
+{
+    need_cpl0(env);
+    env->s.cr0 &= ~(uint64_t)CR0_TS;
+    return 0;
+}
+
+HELPER(helper_priv_check)
+{
+    need_cpl0(env);
+    return 0;
+}
+
+HELPER(helper_invlpg)
+{
+    need_cpl0(env);
+    dbt_tlb_flush(env);
+    return 0;
+}
+
+HELPER(helper_lmsw)
+{
+    need_cpl0(env);
+    /* LMSW sets PE but cannot clear it */
+    uint64_t keep = env->s.cr0 & ~0xeull;
+    env->s.cr0 = keep | (a & 0xf) | (env->s.cr0 & CR0_PE);
+    return 0;
+}
+
+/* ---- segments and flags ---- */
+
+HELPER(helper_load_seg)
+{
+    dbt_load_seg(env, (int)imm, (uint16_t)a);
+    return 0;
+}
+
+HELPER(helper_irq_inhibit)
+{
+    env->irq_inhibit = true;
+    return 0;
+}
+
+HELPER(helper_pushf)
+{
+    if (imm && (env->s.rflags & FL_VM) && iopl(env) < 3)
+        dbt_raise(env, EXC_GP, 1, 0);
+    /* VM and RF are never seen in the pushed image */
+    return dbt_get_eflags(env) & ~(uint32_t)(FL_VM | FL_RF);
+}
+
+HELPER(helper_popf)
+{
+    unsigned osz = (unsigned)imm;
+    uint32_t mask = FL_ARITH | FL_TF | FL_DF | FL_NT | FL_AC | FL_ID;
+    if (env->s.rflags & FL_VM) {
+        if (iopl(env) < 3)
+            dbt_raise(env, EXC_GP, 1, 0);
+        mask |= FL_IF;
+    } else {
+        unsigned cpl = dbt_cpl(env);
+        if (cpl == 0)
+            mask |= FL_IOPL;
+        if (cpl <= iopl(env))
+            mask |= FL_IF;
+    }
+    if (osz == 2)
+        mask &= 0xffff;
+    bool was_if = env->s.rflags & FL_IF;
+    dbt_set_eflags(env, (uint32_t)a, mask);
+    if (!was_if && (env->s.rflags & FL_IF))
+        env->irq_inhibit = false; /* POPF has no interrupt shadow, unlike STI */
+    return 0;
+}
+
+HELPER(helper_sahf)
+{
+    dbt_set_eflags(env, (uint32_t)a, FL_SF | FL_ZF | FL_AF | FL_PF | FL_CF);
+    return 0;
+}
+
+HELPER(helper_setflag)
+{
+    uint32_t f = (uint32_t)imm;
+    unsigned op = imm >> 32;
+    uint32_t cur = dbt_get_eflags(env);
+    uint32_t v = op == 0 ? 0 : op == 1 ? f : (~cur & f);
+    dbt_set_eflags(env, v, f);
+    return 0;
+}
+
+HELPER(helper_cli_sti)
+{
+    if (env->s.cr0 & CR0_PE) {
+        if (env->s.rflags & FL_VM) {
+            if (iopl(env) < 3)
+                dbt_raise(env, EXC_GP, 1, 0);
+        } else if (dbt_cpl(env) > iopl(env)) {
+            dbt_raise(env, EXC_GP, 1, 0);
+        }
+    }
+    if (imm) {
+        if (!(env->s.rflags & FL_IF))
+            env->irq_inhibit = true;
+        env->s.rflags |= FL_IF;
+    } else {
+        env->s.rflags &= ~(uint64_t)FL_IF;
+    }
+    return 0;
+}
+
+HELPER(helper_high_half)
+{
+    unsigned osz = (unsigned)imm;
+    return (a >> (osz * 8)) & msk(osz);
+}
+
+/* ---- stack helpers ---- */
+
+static uint64_t sp_mask(const DbtCpu *env)
+{
+    return (env->s.seg[S_SS].attr & SEG_DB) ? 0xffffffffull : 0xffff;
+}
+
+HELPER(helper_pusha)
+{
+    unsigned osz = (unsigned)imm;
+    uint64_t m = sp_mask(env), sp = env->s.regs[R_ESP];
+    uint64_t v[8] = {env->s.regs[R_EAX], env->s.regs[R_ECX], env->s.regs[R_EDX],
+                     env->s.regs[R_EBX], env->s.regs[R_ESP], env->s.regs[R_EBP],
+                     env->s.regs[R_ESI], env->s.regs[R_EDI]};
+    for (int i = 0; i < 8; i++)
+        dbt_st(env, S_SS, (sp - (i + 1) * osz) & m, v[i] & msk(osz), osz);
+    env->s.regs[R_ESP] = (sp & ~m) | ((sp - 8 * osz) & m);
+    return 0;
+}
+
+HELPER(helper_popa)
+{
+    unsigned osz = (unsigned)imm;
+    uint64_t m = sp_mask(env), sp = env->s.regs[R_ESP];
+    uint64_t v[8];
+    for (int i = 0; i < 8; i++)
+        v[i] = dbt_ld(env, S_SS, (sp + i * osz) & m, osz);
+    static const int order[8] = {R_EDI, R_ESI, R_EBP, R_ESP, R_EBX, R_EDX, R_ECX, R_EAX};
+    for (int i = 0; i < 8; i++)
+        if (order[i] != R_ESP)
+            set_reg(env, order[i], osz, v[i]);
+    env->s.regs[R_ESP] = (sp & ~m) | ((sp + 8 * osz) & m);
+    return 0;
+}
+
+HELPER(helper_enter)
+{
+    unsigned alloc = imm & 0xffff, level = (imm >> 16) & 0x1f, osz = (imm >> 24) & 0xff;
+    uint64_t m = sp_mask(env);
+    uint64_t sp = env->s.regs[R_ESP], bp = env->s.regs[R_EBP];
+    uint64_t fp;
+    sp = (sp - osz) & m;
+    dbt_st(env, S_SS, sp, bp & msk(osz), osz);
+    fp = sp;
+    for (unsigned i = 1; i < level; i++) {
+        bp = (bp - osz) & m;
+        uint64_t v = dbt_ld(env, S_SS, bp, osz);
+        sp = (sp - osz) & m;
+        dbt_st(env, S_SS, sp, v, osz);
+    }
+    if (level) {
+        sp = (sp - osz) & m;
+        dbt_st(env, S_SS, sp, fp & msk(osz), osz);
+    }
+    sp = (sp - alloc) & m;
+    /* the new stack top must be writable, as the CPU probes it */
+    if (alloc)
+        dbt_st(env, S_SS, sp, dbt_ld(env, S_SS, sp, 1), 1);
+    set_reg(env, R_EBP, osz, fp);
+    env->s.regs[R_ESP] = (env->s.regs[R_ESP] & ~m) | sp;
+    return 0;
+}
+
+/* ---- far control transfer ---- */
+
+static void load_cs_real(DbtCpu *env, uint16_t sel)
+{
+    env->s.seg[S_CS].sel = sel;
+    env->s.seg[S_CS].base = (uint64_t)sel << 4;
+}
+
+HELPER(helper_ljmp)
+{
+    unsigned osz = (unsigned)imm;
+    uint16_t sel = (uint16_t)a;
+    uint64_t off = b & msk(osz);
+    if (!pm(env)) {
+        load_cs_real(env, sel);
+        return off;
+    }
+    SegCache cs;
+    unsigned cpl;
+    dbt_check_code_seg(env, sel, &cs, &cpl);
+    if (off > cs.limit)
+        dbt_raise(env, EXC_GP, 1, 0);
+    env->s.seg[S_CS] = cs;
+    return off;
+}
+
+HELPER(helper_lcall)
+{
+    unsigned osz = (unsigned)imm;
+    uint16_t sel = (uint16_t)a;
+    uint64_t off = b & msk(osz), ret = c;
+    uint64_t m = sp_mask(env), sp = env->s.regs[R_ESP];
+    SegCache cs = env->s.seg[S_CS];
+    unsigned cpl;
+    if (pm(env)) {
+        dbt_check_code_seg(env, sel, &cs, &cpl);
+        if (off > cs.limit)
+            dbt_raise(env, EXC_GP, 1, 0);
+    }
+    dbt_st(env, S_SS, (sp - osz) & m, env->s.seg[S_CS].sel, osz);
+    dbt_st(env, S_SS, (sp - 2 * osz) & m, ret & msk(osz), osz);
+    env->s.regs[R_ESP] = (sp & ~m) | ((sp - 2 * osz) & m);
+    if (pm(env))
+        env->s.seg[S_CS] = cs;
+    else
+        load_cs_real(env, sel);
+    return off;
+}
+
+/* After a return to an outer privilege level, data segments the new level may not use are
+ * nulled (SDM: RET/IRET). */
+static void null_inaccessible_segs(DbtCpu *env, unsigned cpl)
+{
+    static const int segs[] = {S_ES, S_DS, S_FS, S_GS};
+    for (int i = 0; i < 4; i++) {
+        SegCache *s = &env->s.seg[segs[i]];
+        unsigned dpl = (s->attr >> SEG_DPL_SHIFT) & 3;
+        bool conf_code = (s->attr & 0xc) == 0xc && (s->attr & SEG_S);
+        if ((s->attr & SEG_S) && !conf_code && dpl < cpl) {
+            s->sel = 0;
+            s->attr = 0;
+            s->base = 0;
+            s->limit = 0;
+        }
+    }
+}
+
+/* The protected-mode return-to-code-segment checks shared by RETF and IRET. */
+static void ret_check_cs(DbtCpu *env, uint16_t sel, SegCache *cs)
+{
+    uint32_t hi;
+    unsigned cpl = dbt_cpl(env), rpl = sel & 3;
+    dbt_read_desc_cache(env, sel, cs, &hi);
+    unsigned dpl = (hi >> 13) & 3;
+    if (!(hi & (1u << 12)) || !(hi & (1u << 11)) || rpl < cpl)
+        dbt_raise(env, EXC_GP, 1, sel & 0xfffc);
+    if ((hi & (1u << 10)) ? dpl > rpl : dpl != rpl)
+        dbt_raise(env, EXC_GP, 1, sel & 0xfffc);
+    if (!(hi & (1u << 15)))
+        dbt_raise(env, EXC_NP, 1, sel & 0xfffc);
+}
+
+static void ret_load_ss(DbtCpu *env, uint16_t sel, unsigned rpl, SegCache *ss)
+{
+    uint32_t hi;
+    if ((sel & ~3u) == 0 || (sel & 3) != rpl)
+        dbt_raise(env, EXC_GP, 1, sel & 0xfffc);
+    dbt_read_desc_cache(env, sel, ss, &hi);
+    unsigned dpl = (hi >> 13) & 3, type = (hi >> 8) & 0xf;
+    if (!(hi & (1u << 12)) || (type & 0x8) || !(type & 0x2) || dpl != rpl)
+        dbt_raise(env, EXC_GP, 1, sel & 0xfffc);
+    if (!(hi & (1u << 15)))
+        dbt_raise(env, EXC_SS, 1, sel & 0xfffc);
+}
+
+HELPER(helper_retf)
+{
+    unsigned osz = imm & 0xff, n = (imm >> 8) & 0xffff;
+    uint64_t m = sp_mask(env), sp = env->s.regs[R_ESP];
+    uint64_t off = dbt_ld(env, S_SS, sp & m, osz);
+    uint16_t sel = (uint16_t)dbt_ld(env, S_SS, (sp + osz) & m, 2);
+    if (!pm(env)) {
+        load_cs_real(env, sel);
+        env->s.regs[R_ESP] = (sp & ~m) | ((sp + 2 * osz + n) & m);
+        return off;
+    }
+    SegCache cs, ss;
+    unsigned cpl = dbt_cpl(env), rpl = sel & 3;
+    ret_check_cs(env, sel, &cs);
+    if (off > cs.limit)
+        dbt_raise(env, EXC_GP, 1, 0);
+    if (rpl == cpl) {
+        env->s.seg[S_CS] = cs;
+        env->s.regs[R_ESP] = (sp & ~m) | ((sp + 2 * osz + n) & m);
+        return off;
+    }
+    /* return to an outer level: its stack pointer follows the parameters */
+    uint64_t nsp = dbt_ld(env, S_SS, (sp + 2 * osz + n) & m, osz);
+    uint16_t nss = (uint16_t)dbt_ld(env, S_SS, (sp + 3 * osz + n) & m, 2);
+    ret_load_ss(env, nss, rpl, &ss);
+    env->s.seg[S_CS] = cs;
+    env->s.seg[S_SS] = ss;
+    uint64_t nm = (ss.attr & SEG_DB) ? 0xffffffffull : 0xffff;
+    env->s.regs[R_ESP] = (env->s.regs[R_ESP] & ~nm) | ((nsp + n) & nm);
+    null_inaccessible_segs(env, rpl);
+    dbt_tlb_flush(env);
+    return off;
+}
+
+HELPER(helper_iret)
+{
+    unsigned osz = (unsigned)imm;
+    uint64_t m = sp_mask(env), sp = env->s.regs[R_ESP];
+    if (!(env->s.cr0 & CR0_PE) || (env->s.rflags & FL_VM)) {
+        if ((env->s.rflags & FL_VM) && iopl(env) < 3)
+            dbt_raise(env, EXC_GP, 1, 0);
+        uint64_t off = dbt_ld(env, S_SS, sp & m, osz);
+        uint16_t sel = (uint16_t)dbt_ld(env, S_SS, (sp + osz) & m, 2);
+        uint32_t fl = (uint32_t)dbt_ld(env, S_SS, (sp + 2 * osz) & m, osz);
+        uint32_t mask = FL_ARITH | FL_TF | FL_IF | FL_DF | FL_NT | FL_AC | FL_ID;
+        if (!(env->s.rflags & FL_VM))
+            mask |= FL_IOPL;
+        if (osz == 2)
+            mask &= 0xffff;
+        if (env->s.rflags & FL_VM) {
+            env->s.seg[S_CS].sel = sel;
+            env->s.seg[S_CS].base = (uint64_t)sel << 4;
+        } else {
+            load_cs_real(env, sel);
+        }
+        env->s.regs[R_ESP] = (sp & ~m) | ((sp + 3 * osz) & m);
+        dbt_set_eflags(env, fl, mask);
+        return off;
+    }
+    if (env->s.rflags & FL_NT)
+        dbt_fail(env, "IRET with NT set (task return): task switching is not implemented yet");
+    uint64_t off = dbt_ld(env, S_SS, sp & m, osz);
+    uint16_t sel = (uint16_t)dbt_ld(env, S_SS, (sp + osz) & m, 2);
+    uint32_t fl = (uint32_t)dbt_ld(env, S_SS, (sp + 2 * osz) & m, osz);
+    unsigned cpl = dbt_cpl(env);
+    if (osz == 4 && (fl & FL_VM) && cpl == 0) {
+        /* return to virtual-8086 mode: the frame carries ESP SS ES DS FS GS */
+        uint32_t v[6];
+        for (int i = 0; i < 6; i++)
+            v[i] = (uint32_t)dbt_ld(env, S_SS, (sp + (3 + i) * 4) & m, 4);
+        env->s.rflags = (fl & ~(uint32_t)FL_ARITH) | FL_FIXED1;
+        cc_set_eflags(&env->cc, fl & FL_ARITH);
+        static const int segs[] = {S_SS, S_ES, S_DS, S_FS, S_GS};
+        for (int i = 0; i < 5; i++)
+            dbt_load_seg(env, segs[i], (uint16_t)v[1 + i]);
+        dbt_load_seg(env, S_CS, sel);
+        env->s.regs[R_ESP] = v[0];
+        dbt_tlb_flush(env);
+        return off & 0xffff;
+    }
+    SegCache cs, ss;
+    unsigned rpl = sel & 3;
+    ret_check_cs(env, sel, &cs);
+    if (off > cs.limit)
+        dbt_raise(env, EXC_GP, 1, 0);
+    uint32_t mask = FL_ARITH | FL_TF | FL_DF | FL_NT | FL_AC | FL_ID | FL_RF;
+    if (cpl == 0)
+        mask |= FL_IOPL | FL_VIF | FL_VIP;
+    if (cpl <= iopl(env))
+        mask |= FL_IF;
+    if (osz == 2)
+        mask &= 0xffff;
+    if (rpl == cpl) {
+        env->s.seg[S_CS] = cs;
+        env->s.regs[R_ESP] = (sp & ~m) | ((sp + 3 * osz) & m);
+        dbt_set_eflags(env, fl, mask);
+        return off;
+    }
+    uint64_t nsp = dbt_ld(env, S_SS, (sp + 3 * osz) & m, osz);
+    uint16_t nss = (uint16_t)dbt_ld(env, S_SS, (sp + 4 * osz) & m, 2);
+    ret_load_ss(env, nss, rpl, &ss);
+    dbt_set_eflags(env, fl, mask); /* with the old CPL's rights */
+    env->s.seg[S_CS] = cs;
+    env->s.seg[S_SS] = ss;
+    uint64_t nm = (ss.attr & SEG_DB) ? 0xffffffffull : 0xffff;
+    env->s.regs[R_ESP] = (env->s.regs[R_ESP] & ~nm) | (nsp & nm);
+    null_inaccessible_segs(env, rpl);
+    dbt_tlb_flush(env);
+    return off;
+}
+
+/* imm: vector | kind << 8 (0 INT n, 1 INT3, 2 INTO, 3 INT1/ICEBP); a = next EIP. */
+HELPER(helper_int)
+{
+    int vec = imm & 0xff;
+    unsigned kind = (imm >> 8) & 0xff;
+    if (kind == 2 && !cc_cond(&env->cc, CC_O))
+        return a;
+    if (kind == 0 && (env->s.rflags & FL_VM) && iopl(env) < 3)
+        dbt_raise(env, EXC_GP, 1, 0);
+    dbt_do_interrupt(env, vec, kind != 3, false, 0, a);
+    return env->s.rip;
+}
+
+/* ---- bits ---- */
+
+HELPER(helper_bt_disp)
+{
+    unsigned size = (unsigned)imm;
+    int64_t bit = (int64_t)a;
+    int shift = size == 2 ? 4 : size == 4 ? 5 : 6;
+    return (uint64_t)((bit >> shift) * (int64_t)size);
+}
+
+HELPER(helper_bt)
+{
+    unsigned size = imm & 0xff, mode = (imm >> 8) & 3;
+    return alu_bt((int)mode, size, a, b & (size * 8 - 1), &env->cc);
+}
+
+HELPER(helper_bsf)
+{
+    unsigned size = imm & 0xff;
+    uint64_t out;
+    if (alu_bsf(imm & 0x100, size, a, &out, &env->cc))
+        return out;
+    return b;
+}
+
+HELPER(helper_shld)
+{
+    unsigned size = imm & 0xff;
+    return alu_shld(imm & 0x100, size, a, b, (unsigned)(c & 0x1f), &env->cc);
+}
+
+HELPER(helper_bswap)
+{
+    if (imm == 4)
+        return __builtin_bswap32((uint32_t)a);
+    return 0; /* BSWAP of a 16-bit register: undefined, and zero on Intel and AMD parts */
+}
+
+HELPER(helper_cmpxchg8b)
+{
+    int seg = (int)imm;
+    uint64_t v = dbt_ld(env, seg, a, 8);
+    uint64_t cmp = (env->s.regs[R_EDX] << 32) | (env->s.regs[R_EAX] & 0xffffffffull);
+    if (v == cmp) {
+        uint64_t nv = (env->s.regs[R_ECX] << 32) | (env->s.regs[R_EBX] & 0xffffffffull);
+        dbt_st(env, seg, a, nv, 8);
+        dbt_set_eflags(env, FL_ZF, FL_ZF);
+    } else {
+        dbt_st(env, seg, a, v, 8); /* the locked cycle writes back what it read */
+        env->s.regs[R_EAX] = v & 0xffffffffull;
+        env->s.regs[R_EDX] = v >> 32;
+        dbt_set_eflags(env, 0, FL_ZF);
+    }
+    return 0;
+}
+
+/* ---- system ---- */
+
+HELPER(helper_hlt)
+{
+    need_cpl0(env);
+    env->s.halted = true;
+    return 0;
+}
+
+HELPER(helper_cpuid)
+{
+    uint32_t out[4];
+    cpu_cpuid((uint32_t)env->s.regs[R_EAX], (uint32_t)env->s.regs[R_ECX], out);
+    env->s.regs[R_EAX] = out[0];
+    env->s.regs[R_EBX] = out[1];
+    env->s.regs[R_ECX] = out[2];
+    env->s.regs[R_EDX] = out[3];
+    return 0;
+}
+
+HELPER(helper_rdtsc)
+{
+    if ((env->s.cr4 & CR4_TSD) && (env->s.cr0 & CR0_PE) && dbt_cpl(env) != 0)
+        dbt_raise(env, EXC_GP, 1, 0);
+    uint64_t tsc = (uint64_t)clock_ns(env->m->clock) + env->tsc_offset;
+    env->s.regs[R_EAX] = tsc & 0xffffffffull;
+    env->s.regs[R_EDX] = tsc >> 32;
+    return 0;
+}
+
+/* imm: which (0 LGDT 1 LIDT 2 SGDT 3 SIDT) | osz << 8 | seg << 16; a = offset */
+HELPER(helper_desc_table)
+{
+    unsigned which = imm & 0xff, osz = (imm >> 8) & 0xff;
+    int seg = (int)((imm >> 16) & 0xff);
+    DescTable *dt = (which & 1) ? &env->s.idt : &env->s.gdt;
+    if (which < 2) {
+        need_cpl0(env);
+        uint16_t limit = (uint16_t)dbt_ld(env, seg, a, 2);
+        uint32_t base = (uint32_t)dbt_ld(env, seg, (a + 2) & 0xffffffffull, 4);
+        if (osz == 2)
+            base &= 0xffffff;
+        dt->limit = limit;
+        dt->base = base;
+    } else {
+        dbt_st(env, seg, a, dt->limit, 2);
+        dbt_st(env, seg, (a + 2) & 0xffffffffull, dt->base & 0xffffffffull, 4);
+    }
+    return 0;
+}
