@@ -304,6 +304,8 @@ int main(int argc, char **argv)
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* a closed stdout pipe must not kill the run; the serial backend sees EPIPE instead */
+    signal(SIGPIPE, SIG_IGN);
 
     StopReason why = vcpu_loop(&vcpu);
     int status;

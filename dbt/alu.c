@@ -5,8 +5,9 @@
  * the cost moves to cc_eflags/cc_cond, which the common compare-and-branch pairs shortcut.
  *
  * Where Intel leaves a flag undefined we give what the reference host gives (AMD Zen 5, family
- * 0x1a); tests/unit/test_alu.c checks every op against the CPU it runs on. Known or likely Intel
- * differences are noted at each place; an Intel host running the test would show them.
+ * 0x1a); tests/unit/test_alu.c checks every op against the CPU it runs on, so an Intel host
+ * running it would show where Intel chooses differently. Differences reported for Intel are noted
+ * where they apply.
  */
 #include "dbt/alu.h"
 
@@ -34,10 +35,22 @@ enum {
     OP_SHR,    /* dst; src1 = operand shifted by count-1 (CF its bit 0, OF from dst's top two) */
 };
 
-static inline unsigned nbits(unsigned size) { return size * 8; }
-static inline uint64_t size_mask(unsigned size) { return ~0ull >> (64 - size * 8); }
-static inline uint32_t top(uint64_t x, unsigned size) { return (uint32_t)(x >> (size * 8 - 1)) & 1; }
-static inline uint32_t top2(uint64_t x, unsigned size) { return (uint32_t)(x >> (size * 8 - 2)) & 1; }
+static inline unsigned nbits(unsigned size)
+{
+    return size * 8;
+}
+static inline uint64_t size_mask(unsigned size)
+{
+    return ~0ull >> (64 - size * 8);
+}
+static inline uint32_t top(uint64_t x, unsigned size)
+{
+    return (uint32_t)(x >> (size * 8 - 1)) & 1;
+}
+static inline uint32_t top2(uint64_t x, unsigned size)
+{
+    return (uint32_t)(x >> (size * 8 - 2)) & 1;
+}
 static inline int64_t sext(uint64_t x, unsigned size)
 {
     return (int64_t)(x << (64 - size * 8)) >> (64 - size * 8);
@@ -141,7 +154,10 @@ bool cc_carry(const CcState *cc)
     }
 }
 
-void cc_set_eflags(CcState *cc, uint32_t eflags) { record_flags(cc, eflags); }
+void cc_set_eflags(CcState *cc, uint32_t eflags)
+{
+    record_flags(cc, eflags);
+}
 
 /* cond >> 1 selects the base condition: O B E BE S P L LE */
 static inline bool cond_from_flags(uint32_t f, int base)
@@ -235,8 +251,11 @@ bool cc_cond(const CcState *cc, int cond)
     return v ^ (cond & 1);
 }
 
-/* Rotates and RCL/RCR: the shift count as the CPU masks it (5 bits, 6 for 64-bit operands). */
-static inline unsigned count_mask(unsigned size) { return size == 8 ? 0x3f : 0x1f; }
+/* Shift and rotate counts as the CPU masks them: 5 bits, 6 for 64-bit operands. */
+static inline unsigned count_mask(unsigned size)
+{
+    return size == 8 ? 0x3f : 0x1f;
+}
 
 static uint64_t do_rotate(AluOp op, unsigned size, uint64_t a, unsigned count, CcState *cc)
 {

@@ -72,6 +72,7 @@ HELPER(helper_div)
     }
     if (!alu_div(idiv, size, hi, lo, b, &q, &r))
         dbt_raise(env, EXC_DE, 0, 0);
+    cc_div(&env->cc); /* the flags are undefined; give what current hardware gives */
     if (size == 1) {
         set_reg(env, R_EAX, 2, ((r & 0xff) << 8) | (q & 0xff));
     } else {
@@ -718,7 +719,7 @@ HELPER(helper_bsf)
 HELPER(helper_shld)
 {
     unsigned size = imm & 0xff;
-    return alu_shld(imm & 0x100, size, a, b, (unsigned)(c & 0x1f), &env->cc);
+    return alu_shld(imm & 0x100, size, a, b, (unsigned)c, &env->cc);
 }
 
 HELPER(helper_bswap)

@@ -137,6 +137,17 @@ static int cond(Tr *t, int cc)
     return o->d;
 }
 
+/* t[c] ? t[a] : t[b]; operands must already be computed (emit() may move earlier ops) */
+static int select_(Tr *t, int c, int a, int b)
+{
+    IrOp *o = emit(t, IR_SELECT);
+    o->d = tmp(t);
+    o->a = a;
+    o->b = b;
+    o->c = c;
+    return o->d;
+}
+
 static int helper(Tr *t, IrHelper fn, int a, int b, int c, uint64_t imm)
 {
     IrOp *o = emit(t, IR_HELPER);
@@ -648,19 +659,11 @@ static void translate_one(Tr *t)
         int acc = getr(t, R_EAX, d.size, false);
         alu(t, ALU_CMP, d.size, acc, vd);
         int eq = cond(t, CC_E);
-        IrOp *o = emit(t, IR_SELECT);
-        o->d = tmp(t);
-        o->a = vs;
-        o->b = vd;
-        o->c = eq;
+        int nd = select_(t, eq, vs, vd);
+        int nacc = select_(t, eq, acc, vd);
         /* the destination is written either way (a locked RMW cycle) */
-        wr(t, &d, o->d);
-        IrOp *o2 = emit(t, IR_SELECT);
-        o2->d = tmp(t);
-        o2->a = acc;
-        o2->b = vd;
-        o2->c = eq;
-        setr(t, R_EAX, d.size, false, o2->d);
+        wr(t, &d, nd);
+        setr(t, R_EAX, d.size, false, nacc);
         return;
     }
     case X86_INS_CMPXCHG8B: {
@@ -758,12 +761,7 @@ static void translate_one(Tr *t)
     case X86_INS_CWD: case X86_INS_CDQ: {
         int v = getr(t, R_EAX, t->osz, false);
         int s = unop(t, IR_SEXT, t->osz, v);
-        IrOp *o = emit(t, IR_HELPER);
-        o->d = tmp(t);
-        o->fn = helper_high_half;
-        o->a = s;
-        o->imm = t->osz;
-        setr(t, R_EDX, t->osz, false, o->d);
+        setr(t, R_EDX, t->osz, false, helper(t, helper_high_half, s, -1, -1, t->osz));
         return;
     }
 
@@ -838,12 +836,8 @@ static void translate_one(Tr *t)
             go = ncx;
         } else {
             int z = cond(t, id == X86_INS_LOOPE ? CC_E : CC_NE);
-            IrOp *o = emit(t, IR_SELECT);
-            o->d = tmp(t);
-            o->a = z;
-            o->b = movi(t, 0);
-            o->c = ncx;
-            go = o->d;
+            int zero = movi(t, 0);
+            go = select_(t, ncx, z, zero);
         }
         exit_cond(t, go, t->x->operands[0].imm);
         exit_to(t, t->next);
@@ -851,12 +845,8 @@ static void translate_one(Tr *t)
     }
     case X86_INS_JCXZ: case X86_INS_JECXZ: {
         int cx = getr(t, R_ECX, t->asz, false);
-        IrOp *o = emit(t, IR_SELECT);
-        o->d = tmp(t);
-        o->a = movi(t, 0);
-        o->b = movi(t, 1);
-        o->c = cx;
-        exit_cond(t, o->d, t->x->operands[0].imm);
+        int zero = movi(t, 0), one = movi(t, 1);
+        exit_cond(t, select_(t, cx, zero, one), t->x->operands[0].imm);
         exit_to(t, t->next);
         return;
     }
@@ -1029,12 +1019,8 @@ static void translate_one(Tr *t)
         case 0x40: { /* CMOVcc: the source is read (and may fault) whatever the condition */
             Loc d = loc(t, 0), s = loc(t, 1);
             int v = rd(t, &s), old = rd(t, &d);
-            IrOp *o = emit(t, IR_SELECT);
-            o->d = tmp(t);
-            o->a = v;
-            o->b = old;
-            o->c = cond(t, c);
-            wr(t, &d, o->d);
+            int take = cond(t, c);
+            wr(t, &d, select_(t, take, v, old));
             return;
         }
         }

@@ -13,6 +13,7 @@
 #include <glib.h>
 
 #define ESCAPE_CHAR 0x01 /* Ctrl-A, as QEMU */
+#define INBUF_SIZE 4096
 
 enum { CHR_NONE, CHR_STDIO, CHR_FILE };
 
@@ -24,6 +25,11 @@ struct CharDev {
     bool escapes;    /* Ctrl-A processing: only for a terminal, never for piped bytes */
     bool got_escape; /* the previous input byte was Ctrl-A */
     bool quit;
+    /* Input read ahead of the consumer, escapes already taken out: a terminal is read even
+     * when the guest does not take its input, so Ctrl-A x works on a guest that hangs. */
+    uint8_t inbuf[INBUF_SIZE];
+    size_t in_head, in_len;
+    unsigned long dropped; /* terminal bytes lost to a full buffer (as a UART overrun) */
 };
 
 /* The terminal state to restore is process-wide by nature (there is one stdin), so it lives
@@ -166,31 +172,75 @@ static size_t filter_escapes(CharDev *chr, uint8_t *buf, size_t n)
     return out;
 }
 
+static void in_append(CharDev *chr, const uint8_t *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (chr->in_len == INBUF_SIZE) {
+            chr->dropped += n - i;
+            return;
+        }
+        chr->inbuf[(chr->in_head + chr->in_len++) % INBUF_SIZE] = buf[i];
+    }
+}
+
+/* Read what the input has now, without blocking. A pipe or file is only read while there is
+ * room (it can wait, and must not lose data); a terminal is always read, for the escapes. */
+static void fill(CharDev *chr)
+{
+    for (int rounds = 0; rounds < 16 && chr->in_fd >= 0; rounds++) {
+        uint8_t tmp[512];
+        size_t want = sizeof(tmp);
+        if (!chr->escapes) {
+            size_t room = INBUF_SIZE - chr->in_len;
+            if (room == 0)
+                return;
+            if (want > room)
+                want = room;
+        }
+        struct pollfd p = {.fd = chr->in_fd, .events = POLLIN};
+        if (poll(&p, 1, 0) <= 0)
+            return;
+        if (p.revents & POLLNVAL) {
+            chr->in_fd = -1;
+            return;
+        }
+        ssize_t n = read(chr->in_fd, tmp, want);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) {
+            /* EOF (or a broken stdin): stop polling it, or the run loop would spin on it. */
+            chr->in_fd = -1;
+            return;
+        }
+        size_t kept = chr->escapes ? filter_escapes(chr, tmp, (size_t)n) : (size_t)n;
+        in_append(chr, tmp, kept);
+        if ((size_t)n < want)
+            return;
+    }
+}
+
+void chr_poll(CharDev *chr)
+{
+    if (chr)
+        fill(chr);
+}
+
 int chr_read(CharDev *chr, uint8_t *buf, size_t len)
 {
-    if (!chr || chr->in_fd < 0)
+    if (!chr)
         return -1;
-    if (len == 0)
-        return 0;
-    struct pollfd p = {.fd = chr->in_fd, .events = POLLIN};
-    if (poll(&p, 1, 0) <= 0)
-        return 0;
-    if (p.revents & POLLNVAL) {
-        chr->in_fd = -1;
-        return -1;
+    fill(chr);
+    if (chr->in_len == 0)
+        return chr->in_fd < 0 ? -1 : 0;
+    if (len > INBUF_SIZE)
+        len = INBUF_SIZE;
+    size_t n = 0;
+    while (n < len && chr->in_len) {
+        buf[n++] = chr->inbuf[chr->in_head];
+        chr->in_head = (chr->in_head + 1) % INBUF_SIZE;
+        chr->in_len--;
     }
-    if (len > INT32_MAX)
-        len = INT32_MAX;
-    ssize_t n = read(chr->in_fd, buf, len);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
-        return 0;
-    if (n <= 0) {
-        /* EOF (or a broken stdin): stop polling it, or the run loop would spin on it. */
-        chr->in_fd = -1;
-        return -1;
-    }
-    size_t kept = chr->escapes ? filter_escapes(chr, buf, (size_t)n) : (size_t)n;
-    return (int)kept;
+    return (int)n;
 }
 
 bool chr_quit_requested(const CharDev *chr)

@@ -29,9 +29,15 @@ CharDev *chr_open(const char *spec, char *err, size_t errlen);
 void chr_write(CharDev *chr, const uint8_t *buf, size_t len);
 
 /* Non-blocking read of up to len input bytes, escapes already handled. Returns the count
- * (0 when nothing is waiting) or -1 once input is over for good (EOF, or a backend without
- * input); after -1 the input is never polled again. */
+ * (0 when nothing is waiting) or -1 once input is over for good (EOF with everything before it
+ * consumed, or a backend without input); after EOF the input fd is never polled again. Typing
+ * on a terminal while nothing consumes input loses bytes beyond a 4 KiB buffer, as a UART
+ * overrun would; a pipe is just read later. */
 int chr_read(CharDev *chr, uint8_t *buf, size_t len);
+
+/* Take in waiting input without consuming it (the run loop calls this every period, so the
+ * escapes work even while the guest reads nothing). chr_read does this too. */
+void chr_poll(CharDev *chr);
 
 /* True once the user typed Ctrl-A x on a stdio terminal. */
 bool chr_quit_requested(const CharDev *chr);

@@ -21,8 +21,8 @@ struct Timer {
     TimerCb cb;
     void *opaque;
     int64_t expire;
-    uint64_t seq;         /* arming order: equal deadlines run first-armed first */
-    GSequenceIter *iter;  /* position in clock->armed, NULL when not pending */
+    uint64_t seq;        /* arming order: equal deadlines run first-armed first */
+    GSequenceIter *iter; /* position in clock->armed, NULL when not pending */
 };
 
 static int64_t host_ns(void)

@@ -102,8 +102,7 @@ Machine *pc_new(const MachineConfig *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "cannot register COM1 at 0x%x", PC_COM1_BASE);
         goto fail;
     }
-    d->debugexit =
-        debugexit_init(m->io, PC_DEBUGEXIT_PORT, PC_DEBUGEXIT_SIZE, on_debug_exit, m);
+    d->debugexit = debugexit_init(m->io, PC_DEBUGEXIT_PORT, PC_DEBUGEXIT_SIZE, on_debug_exit, m);
     if (!d->debugexit) {
         snprintf(err, errlen, "cannot register the debug exit port at 0x%x", PC_DEBUGEXIT_PORT);
         goto fail;
@@ -118,6 +117,7 @@ fail:
 void pc_poll(Machine *m)
 {
     PcDevices *d = m->devices;
+    chr_poll(d->com1_chr); /* even when COM1 has no room: Ctrl-A x must still get through */
     serial_poll(d->com1);
     if (chr_quit_requested(d->com1_chr))
         machine_request_stop(m, STOP_SIGNAL, 0, "terminated by Ctrl-A x");

@@ -137,7 +137,7 @@ static void transmit(SerialState *s, uint8_t c)
     /* Drop the latched THRE interrupt first so an edge-triggered PIC sees a fresh edge when it
      * is raised again after the byte has gone, as it would on hardware. */
     s->thr_ipending = false;
-    s->lsr &= (uint8_t)~(UART_LSR_THRE | UART_LSR_TEMT);
+    s->lsr &= (uint8_t) ~(UART_LSR_THRE | UART_LSR_TEMT);
     update_irq(s);
     if (s->mcr & UART_MCR_LOOP)
         rx_push(s, c);
@@ -176,7 +176,7 @@ static uint8_t reg_read(SerialState *s, unsigned reg)
         return s->mcr;
     case UART_LSR:
         v = (uint8_t)(s->lsr | (s->rx_count ? UART_LSR_DR : 0));
-        s->lsr &= (uint8_t)~(UART_LSR_OE | UART_LSR_PE | UART_LSR_FE | UART_LSR_BI);
+        s->lsr &= (uint8_t) ~(UART_LSR_OE | UART_LSR_PE | UART_LSR_FE | UART_LSR_BI);
         update_irq(s);
         return v;
     case UART_MSR:
@@ -201,8 +201,8 @@ static void write_fcr(SerialState *s, uint8_t v)
         s->thr_ipending = true;
     }
     /* Other bits only take with FE set in the same write (datasheet: FCR0 must be 1). */
-    s->fcr = (v & UART_FCR_FE) ? (uint8_t)(v & (UART_FCR_FE | UART_FCR_DMS | UART_FCR_ITL_MASK))
-                               : 0;
+    s->fcr =
+        (v & UART_FCR_FE) ? (uint8_t)(v & (UART_FCR_FE | UART_FCR_DMS | UART_FCR_ITL_MASK)) : 0;
     update_irq(s);
 }
 

@@ -41,17 +41,17 @@ enum {
 
 #define UART_IIR_NO_INT 0x01
 #define UART_IIR_ID_MASK 0x0e
-#define UART_IIR_MSI 0x00   /* modem status */
-#define UART_IIR_THRI 0x02  /* THR empty */
-#define UART_IIR_RDI 0x04   /* received data at trigger level */
-#define UART_IIR_RLSI 0x06  /* receiver line status */
-#define UART_IIR_CTI 0x0c   /* character timeout */
-#define UART_IIR_FIFO 0xc0  /* both set when FIFOs are enabled */
+#define UART_IIR_MSI 0x00  /* modem status */
+#define UART_IIR_THRI 0x02 /* THR empty */
+#define UART_IIR_RDI 0x04  /* received data at trigger level */
+#define UART_IIR_RLSI 0x06 /* receiver line status */
+#define UART_IIR_CTI 0x0c  /* character timeout */
+#define UART_IIR_FIFO 0xc0 /* both set when FIFOs are enabled */
 
-#define UART_FCR_FE 0x01  /* FIFO enable */
-#define UART_FCR_RFR 0x02 /* receiver FIFO reset */
-#define UART_FCR_XFR 0x04 /* transmitter FIFO reset */
-#define UART_FCR_DMS 0x08 /* DMA mode select */
+#define UART_FCR_FE 0x01       /* FIFO enable */
+#define UART_FCR_RFR 0x02      /* receiver FIFO reset */
+#define UART_FCR_XFR 0x04      /* transmitter FIFO reset */
+#define UART_FCR_DMS 0x08      /* DMA mode select */
 #define UART_FCR_ITL_MASK 0xc0 /* RX trigger: 1, 4, 8, 14 bytes */
 
 #define UART_LCR_DLAB 0x80

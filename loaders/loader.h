@@ -10,7 +10,7 @@
  * - Success: returns 0 and sets the CPU state the boot protocol promises. The CpuState should
  *   come from cpu_reset(); only what the protocol defines is changed.
  * - Failure: returns a negative errno and writes one line to err naming the file and the reason,
- *   e.g. "kernel.elf: segment at 0xa0000-0xa1000 overlaps the ROM/device hole". Nothing is
+ *   e.g. "kernel.elf: segment 1 at 0xa0000-0xa1000 overlaps the ROM/device hole". Nothing is
  *   printed and nothing exits; the caller decides.
  *     -errno       the file could not be opened or read (-ENOENT, -EISDIR, -EIO, ...)
  *     -ENOEXEC     not a loadable image of that kind: bad magic, header, checksum, truncation

@@ -76,6 +76,7 @@ run_table:
     cmp eax, [ebx + CASE_OUT + 24]
     jne .mismatch
 .next:
+    inc dword [check_count]
     add ebx, CASE_SIZE
     jmp .case
 

@@ -33,7 +33,10 @@ typedef unsigned long long ull;
 
 static uint64_t rng_state;
 
-static void rng_seed(uint64_t seed) { rng_state = seed * 0x9e3779b97f4a7c15ull | 1; }
+static void rng_seed(uint64_t seed)
+{
+    rng_state = seed * 0x9e3779b97f4a7c15ull | 1;
+}
 
 static uint64_t rnd(void)
 {
@@ -44,7 +47,10 @@ static uint64_t rnd(void)
     return rng_state * 0x2545f4914f6cdd1dull;
 }
 
-static uint64_t mask_of(unsigned size) { return ~0ull >> (64 - 8 * size); }
+static uint64_t mask_of(unsigned size)
+{
+    return ~0ull >> (64 - 8 * size);
+}
 
 static const unsigned sizes[4] = {1, 2, 4, 8};
 
@@ -52,8 +58,8 @@ static const unsigned sizes[4] = {1, 2, 4, 8};
 static int edge_values(unsigned size, uint64_t *out)
 {
     uint64_t m = mask_of(size), sign = 1ull << (8 * size - 1);
-    uint64_t v[] = {0,        1,        2,    m,    m - 1, sign, sign - 1, sign + 1,
-                    0xf & m, 0x10 & m, 0x7f, 0x80, 0xff, m >> 1, m ^ 0xf};
+    uint64_t v[] = {0,       1,        2,    m,    m - 1, sign,   sign - 1, sign + 1,
+                    0xf & m, 0x10 & m, 0x7f, 0x80, 0xff,  m >> 1, m ^ 0xf};
     int n = 0;
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         out[n++] = v[i] & m;
@@ -89,7 +95,10 @@ static uint64_t rand_count(unsigned size)
     return (r >> 8) & 0xff;
 }
 
-static uint32_t rand_flags(void) { return (uint32_t)rnd() & FL_ARITH; }
+static uint32_t rand_flags(void)
+{
+    return (uint32_t)rnd() & FL_ARITH;
+}
 
 /* ---- the host as oracle --------------------------------------------------------------------- */
 
@@ -124,34 +133,73 @@ static uint32_t rand_flags(void) { return (uint32_t)rnd() & FL_ARITH; }
         uint64_t f = fin;                                                                          \
         fin |= 2;                                                                                  \
         switch (op) {                                                                              \
-        case ALU_ADD: H_BIN("add" SUF); break;                                                     \
-        case ALU_OR: H_BIN("or" SUF); break;                                                       \
-        case ALU_ADC: H_BIN("adc" SUF); break;                                                     \
-        case ALU_SBB: H_BIN("sbb" SUF); break;                                                     \
-        case ALU_AND: H_BIN("and" SUF); break;                                                     \
-        case ALU_SUB: H_BIN("sub" SUF); break;                                                     \
-        case ALU_XOR: H_BIN("xor" SUF); break;                                                     \
+        case ALU_ADD:                                                                              \
+            H_BIN("add" SUF);                                                                      \
+            break;                                                                                 \
+        case ALU_OR:                                                                               \
+            H_BIN("or" SUF);                                                                       \
+            break;                                                                                 \
+        case ALU_ADC:                                                                              \
+            H_BIN("adc" SUF);                                                                      \
+            break;                                                                                 \
+        case ALU_SBB:                                                                              \
+            H_BIN("sbb" SUF);                                                                      \
+            break;                                                                                 \
+        case ALU_AND:                                                                              \
+            H_BIN("and" SUF);                                                                      \
+            break;                                                                                 \
+        case ALU_SUB:                                                                              \
+            H_BIN("sub" SUF);                                                                      \
+            break;                                                                                 \
+        case ALU_XOR:                                                                              \
+            H_BIN("xor" SUF);                                                                      \
+            break;                                                                                 \
         case ALU_CMP:                                                                              \
             H_CMP("cmp" SUF);                                                                      \
             d = (T)(a - b);                                                                        \
             break;                                                                                 \
-        case ALU_INC: H_UN("inc" SUF); break;                                                      \
-        case ALU_DEC: H_UN("dec" SUF); break;                                                      \
-        case ALU_NEG: H_UN("neg" SUF); break;                                                      \
-        case ALU_NOT: H_UN("not" SUF); break;                                                      \
+        case ALU_INC:                                                                              \
+            H_UN("inc" SUF);                                                                       \
+            break;                                                                                 \
+        case ALU_DEC:                                                                              \
+            H_UN("dec" SUF);                                                                       \
+            break;                                                                                 \
+        case ALU_NEG:                                                                              \
+            H_UN("neg" SUF);                                                                       \
+            break;                                                                                 \
+        case ALU_NOT:                                                                              \
+            H_UN("not" SUF);                                                                       \
+            break;                                                                                 \
         case ALU_TEST:                                                                             \
             H_CMP("test" SUF);                                                                     \
             d = (T)(a & b);                                                                        \
             break;                                                                                 \
-        case ALU_ROL: H_SH("rol" SUF); break;                                                      \
-        case ALU_ROR: H_SH("ror" SUF); break;                                                      \
-        case ALU_RCL: H_SH("rcl" SUF); break;                                                      \
-        case ALU_RCR: H_SH("rcr" SUF); break;                                                      \
-        case ALU_SHL: H_SH("shl" SUF); break;                                                      \
-        case ALU_SHR: H_SH("shr" SUF); break;                                                      \
-        case ALU_SAL: H_SH("sal" SUF); break;                                                      \
-        case ALU_SAR: H_SH("sar" SUF); break;                                                      \
-        default: break;                                                                            \
+        case ALU_ROL:                                                                              \
+            H_SH("rol" SUF);                                                                       \
+            break;                                                                                 \
+        case ALU_ROR:                                                                              \
+            H_SH("ror" SUF);                                                                       \
+            break;                                                                                 \
+        case ALU_RCL:                                                                              \
+            H_SH("rcl" SUF);                                                                       \
+            break;                                                                                 \
+        case ALU_RCR:                                                                              \
+            H_SH("rcr" SUF);                                                                       \
+            break;                                                                                 \
+        case ALU_SHL:                                                                              \
+            H_SH("shl" SUF);                                                                       \
+            break;                                                                                 \
+        case ALU_SHR:                                                                              \
+            H_SH("shr" SUF);                                                                       \
+            break;                                                                                 \
+        case ALU_SAL:                                                                              \
+            H_SH("sal" SUF);                                                                       \
+            break;                                                                                 \
+        case ALU_SAR:                                                                              \
+            H_SH("sar" SUF);                                                                       \
+            break;                                                                                 \
+        default:                                                                                   \
+            break;                                                                                 \
         }                                                                                          \
         *fout = (uint32_t)f & FL_ARITH;                                                            \
         return (uint64_t)d;                                                                        \
@@ -284,7 +332,10 @@ static void install_sigfpe(void)
 #define H_DIV(INS, T)                                                                              \
     do {                                                                                           \
         T lo_ = (T)lo, hi_ = (T)hi, d_ = (T)d;                                                     \
-        __asm__ volatile(INS " %[d]" : "+a"(lo_), "+d"(hi_) : [d] "r"(d_) : "cc");                 \
+        __asm__ volatile(PRE INS " %[d]" POST                                                      \
+                         : "+a"(lo_), "+d"(hi_), [f] "=&r"(f)                                      \
+                         : [d] "r"(d_), [fin] "r"(fin)                                             \
+                         : "cc");                                                                  \
         *q = lo_;                                                                                  \
         *r = hi_;                                                                                  \
     } while (0)
@@ -292,16 +343,23 @@ static void install_sigfpe(void)
 /* kept out of line so that nothing it holds lives across the sigsetjmp in host_div */
 static __attribute__((noinline)) void host_div_raw(bool idiv, unsigned size, uint64_t hi,
                                                    uint64_t lo, uint64_t d, uint64_t *q,
-                                                   uint64_t *r)
+                                                   uint64_t *r, uint32_t fin32, uint32_t *fout)
 {
+    uint64_t f, fin = fin32 | 2;
     switch (size) {
     case 1: {
         uint16_t ax = (uint16_t)(((hi & 0xff) << 8) | (lo & 0xff));
         uint8_t d8 = (uint8_t)d;
         if (idiv)
-            __asm__ volatile("idivb %[d]" : "+a"(ax) : [d] "q"(d8) : "cc");
+            __asm__ volatile(PRE "idivb %[d]" POST
+                             : "+a"(ax), [f] "=&r"(f)
+                             : [d] "q"(d8), [fin] "r"(fin)
+                             : "cc");
         else
-            __asm__ volatile("divb %[d]" : "+a"(ax) : [d] "q"(d8) : "cc");
+            __asm__ volatile(PRE "divb %[d]" POST
+                             : "+a"(ax), [f] "=&r"(f)
+                             : [d] "q"(d8), [fin] "r"(fin)
+                             : "cc");
         *q = ax & 0xff;
         *r = ax >> 8;
         break;
@@ -325,15 +383,16 @@ static __attribute__((noinline)) void host_div_raw(bool idiv, unsigned size, uin
             H_DIV("divq", uint64_t);
         break;
     }
+    *fout = (uint32_t)f & FL_ARITH;
 }
 
 /* false when the host raised #DE (SIGFPE) */
 static bool host_div(bool idiv, unsigned size, uint64_t hi, uint64_t lo, uint64_t d, uint64_t *q,
-                     uint64_t *r)
+                     uint64_t *r, uint32_t fin, uint32_t *fout)
 {
     if (sigsetjmp(fpe_jmp, 1))
         return false;
-    host_div_raw(idiv, size, hi, lo, d, q, r);
+    host_div_raw(idiv, size, hi, lo, d, q, r, fin, fout);
     return true;
 }
 
@@ -416,10 +475,18 @@ static uint64_t host_bsf(bool reverse, unsigned size, uint64_t src, uint64_t des
     do {                                                                                           \
         T d = (T)a, s = (T)bit;                                                                    \
         switch (mode) {                                                                            \
-        case 0: H_CMP("bt" SUF); break;                                                            \
-        case 1: H_BIN("bts" SUF); break;                                                           \
-        case 2: H_BIN("btr" SUF); break;                                                           \
-        default: H_BIN("btc" SUF); break;                                                          \
+        case 0:                                                                                    \
+            H_CMP("bt" SUF);                                                                       \
+            break;                                                                                 \
+        case 1:                                                                                    \
+            H_BIN("bts" SUF);                                                                      \
+            break;                                                                                 \
+        case 2:                                                                                    \
+            H_BIN("btr" SUF);                                                                      \
+            break;                                                                                 \
+        default:                                                                                   \
+            H_BIN("btc" SUF);                                                                      \
+            break;                                                                                 \
         }                                                                                          \
         res = d;                                                                                   \
     } while (0)
@@ -466,7 +533,7 @@ static uint32_t host_conds(uint32_t flags)
 /* ---- comparing ------------------------------------------------------------------------------ */
 
 static const char *const op_names[ALU_NR_OPS] = {
-    "add", "or",  "adc", "sbb", "and", "sub", "xor", "cmp", "inc", "dec", "neg",
+    "add", "or",   "adc", "sbb", "and", "sub", "xor", "cmp", "inc", "dec", "neg",
     "not", "test", "rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar",
 };
 
@@ -633,7 +700,10 @@ static void run_exec(AluOp op, uint64_t seed)
 }
 
 #define EXEC_TEST(name, op)                                                                        \
-    Test(alu_exec, name) { run_exec(op, 1000 + (op)); }
+    Test(alu_exec, name)                                                                           \
+    {                                                                                              \
+        run_exec(op, 1000 + (op));                                                                 \
+    }
 
 EXEC_TEST(add, ALU_ADD)
 EXEC_TEST(or, ALU_OR)
@@ -721,20 +791,31 @@ static void run_mul(int kind, uint64_t seed)
     }
 }
 
-Test(alu_mul, mul) { run_mul(0, 2001); }
-Test(alu_mul, imul) { run_mul(1, 2002); }
-Test(alu_mul, imul_trunc) { run_mul(2, 2003); }
+Test(alu_mul, mul)
+{
+    run_mul(0, 2001);
+}
+Test(alu_mul, imul)
+{
+    run_mul(1, 2002);
+}
+Test(alu_mul, imul_trunc)
+{
+    run_mul(2, 2003);
+}
 
 /* ---- DIV / IDIV ----------------------------------------------------------------------------- */
 
 static int de_count;
 
-static void check_div(bool idiv, unsigned size, uint64_t hi, uint64_t lo, uint64_t d)
+static void check_div(bool idiv, unsigned size, uint64_t hi, uint64_t lo, uint64_t d, CcState *cc,
+                      uint32_t fin, const Prior *p)
 {
     uint64_t hq = 0xdead, hr = 0xbeef, q = 0x1234, r = 0x5678;
-    bool hok = host_div(idiv, size, hi, lo, d, &hq, &hr);
+    uint32_t hf = 0;
+    bool hok = host_div(idiv, size, hi, lo, d, &hq, &hr, fin, &hf);
     bool ok = alu_div(idiv, size, hi, lo, d, &q, &r);
-    Ctx c = {.prior = {.op = -1}};
+    Ctx c = {.prior = *p};
     snprintf(c.what, sizeof c.what, "%s size %u %#llx:%#llx / %#llx", idiv ? "idiv" : "div", size,
              (ull)hi, (ull)lo, (ull)d);
     if (ok != hok)
@@ -747,6 +828,8 @@ static void check_div(bool idiv, unsigned size, uint64_t hi, uint64_t lo, uint64
     }
     check_value(&c, "quotient", q, hq);
     check_value(&c, "remainder", r, hr);
+    cc_div(cc);
+    check_flags(&c, cc, hf);
 }
 
 static void run_div(bool idiv, uint64_t seed)
@@ -758,11 +841,17 @@ static void run_div(bool idiv, uint64_t seed)
         unsigned size = sizes[si];
         uint64_t m = mask_of(size), e[16];
         int ne = edge_values(size, e);
+        CcState cc;
+        Prior p = {.op = -1};
         for (int i = 0; i < ne; i++)
             for (int j = 0; j < ne; j++)
-                for (int k = 0; k < ne; k++)
-                    check_div(idiv, size, e[i], e[j], e[k]);
+                for (int k = 0; k < ne; k++) {
+                    p.fin = rand_flags();
+                    cc_set_eflags(&cc, p.fin);
+                    check_div(idiv, size, e[i], e[j], e[k], &cc, p.fin, &p);
+                }
         for (int n = 0; n < N_RANDOM; n++) {
+            uint32_t fin = random_prior(&cc, &p);
             uint64_t lo = rand_operand(size), d = rand_operand(size), hi;
             switch (rnd() & 3) {
             case 0: /* the dividend is a sign- or zero-extended single word (cwd/cdq/xor edx) */
@@ -780,14 +869,20 @@ static void run_div(bool idiv, uint64_t seed)
                 hi = rand_operand(size);
                 break;
             }
-            check_div(idiv, size, hi, lo, d);
+            check_div(idiv, size, hi, lo, d, &cc, fin, &p);
         }
     }
     cr_assert_gt(de_count, 0, "no #DE case was exercised");
 }
 
-Test(alu_div, div) { run_div(false, 3001); }
-Test(alu_div, idiv) { run_div(true, 3002); }
+Test(alu_div, div)
+{
+    run_div(false, 3001);
+}
+Test(alu_div, idiv)
+{
+    run_div(true, 3002);
+}
 
 /* ---- SHLD / SHRD ---------------------------------------------------------------------------- */
 
@@ -829,8 +924,14 @@ static void run_shld(bool right, uint64_t seed)
     }
 }
 
-Test(alu_shld, shld) { run_shld(false, 4001); }
-Test(alu_shld, shrd) { run_shld(true, 4002); }
+Test(alu_shld, shld)
+{
+    run_shld(false, 4001);
+}
+Test(alu_shld, shrd)
+{
+    run_shld(true, 4002);
+}
 
 /* ---- BSF / BSR ------------------------------------------------------------------------------ */
 
@@ -879,8 +980,14 @@ static void run_bsf(bool reverse, uint64_t seed)
     }
 }
 
-Test(alu_bsf, bsf) { run_bsf(false, 5001); }
-Test(alu_bsf, bsr) { run_bsf(true, 5002); }
+Test(alu_bsf, bsf)
+{
+    run_bsf(false, 5001);
+}
+Test(alu_bsf, bsr)
+{
+    run_bsf(true, 5002);
+}
 
 /* ---- BT / BTS / BTR / BTC ------------------------------------------------------------------- */
 
@@ -922,10 +1029,22 @@ static void run_bt(int mode, uint64_t seed)
     }
 }
 
-Test(alu_bt, bt) { run_bt(0, 6001); }
-Test(alu_bt, bts) { run_bt(1, 6002); }
-Test(alu_bt, btr) { run_bt(2, 6003); }
-Test(alu_bt, btc) { run_bt(3, 6004); }
+Test(alu_bt, bt)
+{
+    run_bt(0, 6001);
+}
+Test(alu_bt, bts)
+{
+    run_bt(1, 6002);
+}
+Test(alu_bt, btr)
+{
+    run_bt(2, 6003);
+}
+Test(alu_bt, btc)
+{
+    run_bt(3, 6004);
+}
 
 /* ---- state handling ------------------------------------------------------------------------- */
 

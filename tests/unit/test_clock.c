@@ -175,7 +175,7 @@ Test(clock, del_and_free_pending)
     timer_mod(a.t, 1);
     timer_mod(b.t, 2);
     timer_del(a.t);
-    timer_del(a.t); /* twice is harmless */
+    timer_del(a.t);  /* twice is harmless */
     timer_free(b.t); /* while pending */
     cr_assert_eq(clock_deadline(clk), INT64_MAX);
     cr_assert_eq(clock_run_timers(clk), 0);

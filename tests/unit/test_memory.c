@@ -89,8 +89,8 @@ Test(memory, regions_sorted_and_found)
 Test(memory, overlap_and_bad_ranges_refused)
 {
     static uint8_t buf[0x1000];
-    cr_assert_eq(as_add_ram(as, 0x2fff, 0x10, buf, "x"), -EEXIST); /* tail of ram */
-    cr_assert_eq(as_add_ram(as, 0x3fff, 0x2, buf, "x"), -EEXIST);  /* head of mmio */
+    cr_assert_eq(as_add_ram(as, 0x2fff, 0x10, buf, "x"), -EEXIST);   /* tail of ram */
+    cr_assert_eq(as_add_ram(as, 0x3fff, 0x2, buf, "x"), -EEXIST);    /* head of mmio */
     cr_assert_eq(as_add_ram(as, 0x3800, 0x3000, buf, "x"), -EEXIST); /* covers mmio+rom */
     cr_assert_eq(as_add_ram(as, 0x4800, 0x10, buf, "x"), -EEXIST);   /* inside mmio */
     cr_assert_eq(as_add_ram(as, 0x3000, 0, buf, "x"), -EINVAL);
@@ -188,8 +188,7 @@ Test(memory, mmio_split_in_aligned_pieces)
     cr_assert_eq(as_write(as, 0x4002, w, sizeof(w)), MEM_OK);
     cr_assert_eq(nlog, 2);
     cr_assert(log_[0].write && log_[0].size == 2 && log_[0].off == 2 && log_[0].val == 0x0201);
-    cr_assert(log_[1].write && log_[1].size == 4 && log_[1].off == 4 &&
-              log_[1].val == 0x06050403);
+    cr_assert(log_[1].write && log_[1].size == 4 && log_[1].off == 4 && log_[1].val == 0x06050403);
     cr_assert_eq(hook_count, 0); /* MMIO writes are not RAM writes */
 }
 
@@ -197,11 +196,11 @@ Test(memory, host_ptr_refusals)
 {
     cr_assert_eq(as_host_ptr(as, 0x100, 0x100, true), ram + 0x100);
     cr_assert_eq(as_host_ptr(as, 0, sizeof(ram), true), ram);
-    cr_assert_null(as_host_ptr(as, 0x2fff, 2, false));   /* crosses into the hole */
-    cr_assert_null(as_host_ptr(as, 0x3000, 1, false));   /* hole */
-    cr_assert_null(as_host_ptr(as, 0x4000, 4, false));   /* MMIO */
+    cr_assert_null(as_host_ptr(as, 0x2fff, 2, false)); /* crosses into the hole */
+    cr_assert_null(as_host_ptr(as, 0x3000, 1, false)); /* hole */
+    cr_assert_null(as_host_ptr(as, 0x4000, 4, false)); /* MMIO */
     cr_assert_eq(as_host_ptr(as, 0x5000, 0x1000, false), rom);
-    cr_assert_null(as_host_ptr(as, 0x5000, 1, true));    /* ROM is not writable */
+    cr_assert_null(as_host_ptr(as, 0x5000, 1, true)); /* ROM is not writable */
     cr_assert_null(as_host_ptr(as, 0x5000, 0x1001, false));
     /* a length that would wrap gpa+len past 2^64 back into the region */
     cr_assert_null(as_host_ptr(as, 0x10, SIZE_MAX, false));
