@@ -20,20 +20,20 @@ main:
     PRINT `\n`
 
     ; We asked for memory info in the header, so the loader must provide it.
-    test dword [ebx + MBI_FLAGS], MBI_F_MEM
-    jnz .have_mem
-    CHECK 0, MBI_F_MEM, "multiboot info has mem_lower/mem_upper"
-    jmp .mem_done
-.have_mem:
+    mov eax, [ebx + MBI_FLAGS]
+    and eax, MBI_F_MEM
+    CHECK eax, MBI_F_MEM, "multiboot info has mem_lower/mem_upper"
+    jz .mem_done                        ; CHECK keeps the flags: this is the AND's ZF
     PRINT "memory: lower "
     PRINTDEC dword [ebx + MBI_MEM_LOWER]
     PRINT " KiB, upper "
     PRINTDEC dword [ebx + MBI_MEM_UPPER]
     PRINT ` KiB\n`
-    ; Any PC has some conventional memory and at least a MiB above 1 MiB to hold us.
+    ; Any PC has at least a MiB above 1 MiB: we are loaded there.
+    xor eax, eax
     cmp dword [ebx + MBI_MEM_UPPER], 1024
-    jae .mem_done
-    CHECK dword [ebx + MBI_MEM_UPPER], 1024, "mem_upper at least 1024 KiB"
+    setae al
+    CHECK eax, 1, "mem_upper at least 1024 KiB"
 .mem_done:
 
     ; QEMU (and GRUB) put the kernel path first; -append text follows. Print whatever is there.
