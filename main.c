@@ -39,6 +39,19 @@ typedef struct Opts {
     gboolean nographic, no_reboot, stats, version;
 } Opts;
 
+static void opts_free(Opts *o)
+{
+    g_free(o->kernel);
+    g_free(o->append);
+    g_free(o->initrd);
+    g_free(o->mem);
+    g_free(o->serial);
+    g_free(o->display);
+    g_free(o->accel);
+    g_free(o->bios);
+    g_strfreev(o->devices);
+}
+
 static volatile sig_atomic_t got_signal;
 static Machine *the_machine;
 
@@ -337,5 +350,7 @@ int main(int argc, char **argv)
     pc_free(m);
     g_strfreev(argv_for_free);
     g_free(args);
+    opts_free(&o);
+    g_free((char *)flat.file);
     return status;
 }
