@@ -280,8 +280,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "dualvm: %s\n", err);
         return EXIT_USAGE;
     }
-    if (!o.accel || !strcmp(o.accel, "auto"))
-        fprintf(stderr, "dualvm: %s\n", err);
+    bool say_engine = !o.accel || !strcmp(o.accel, "auto");
+    char engine_line[512];
+    snprintf(engine_line, sizeof(engine_line), "%s", err);
 
     Machine *m = pc_new(&cfg, err, sizeof(err));
     if (!m) {
@@ -312,6 +313,9 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     ops->set_state(&vcpu, &cpu);
+    /* said once everything is in place, so that an error above stays the only line */
+    if (say_engine)
+        fprintf(stderr, "dualvm: %s\n", engine_line);
 
     the_machine = m;
     struct sigaction sa = {.sa_handler = on_signal};
