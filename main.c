@@ -9,8 +9,12 @@
 
 #include "accel/accel.h"
 #include "accel/vcpu.h"
+#include "dbt/dbt.h"
+#include "hw/fw_cfg.h"
 #include "hw/pc.h"
+#include "hw/vga.h"
 #include "loaders/loader.h"
+#include "ui/screenshot.h"
 
 /* Exit statuses (also in --help and README) */
 enum {
@@ -33,9 +37,15 @@ static const char *help_tail =
     "\n"
     "Serial in the terminal: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n";
 
+/* Debian's seabios package */
+#define DEFAULT_BIOS "/usr/share/seabios/bios-256k.bin"
+#define DEFAULT_VGABIOS "/usr/share/seabios/vgabios-stdvga.bin"
+
 typedef struct Opts {
     char *kernel, *append, *initrd, *mem, *serial, *display, *accel, *bios;
+    char *dbt_backend, *debugcon;
     char **devices;
+    char *screenshot, *screenshot_text;
     gboolean nographic, no_reboot, stats, version;
 } Opts;
 
@@ -49,7 +59,11 @@ static void opts_free(Opts *o)
     g_free(o->display);
     g_free(o->accel);
     g_free(o->bios);
+    g_free(o->dbt_backend);
+    g_free(o->debugcon);
     g_strfreev(o->devices);
+    g_free(o->screenshot);
+    g_free(o->screenshot_text);
 }
 
 static volatile sig_atomic_t got_signal;
@@ -166,6 +180,29 @@ static bool handle_device(const char *spec, FlatLoad *flat, char *err, size_t le
     return ok;
 }
 
+/* The VGA BIOS option ROM, as QEMU gives its std VGA. Only the default one: a missing default
+ * is not an error (the guest runs without VGA BIOS), a bad file is. */
+static bool load_vga_rom(Machine *m, const char *path, char *err, size_t len)
+{
+    if (!path)
+        return true;
+    gchar *data = NULL;
+    gsize size = 0;
+    GError *gerr = NULL;
+    if (!g_file_get_contents(path, &data, &size, &gerr)) {
+        bool missing = g_error_matches(gerr, G_FILE_ERROR, G_FILE_ERROR_NOENT);
+        if (!missing)
+            snprintf(err, len, "%s", gerr->message);
+        g_error_free(gerr);
+        return missing;
+    }
+    int rc = vga_pci_set_rom(pc_vga(m), data, size);
+    if (rc)
+        snprintf(err, len, "%s: cannot use as VGA BIOS (%s)", path, strerror(-rc));
+    g_free(data);
+    return rc == 0;
+}
+
 int main(int argc, char **argv)
 {
     Opts o = {0};
@@ -173,7 +210,10 @@ int main(int argc, char **argv)
         {"kernel", 0, 0, G_OPTION_ARG_FILENAME, &o.kernel, "Multiboot kernel (ELF) to boot", "FILE"},
         {"append", 0, 0, G_OPTION_ARG_STRING, &o.append, "Kernel command line", "STRING"},
         {"initrd", 0, 0, G_OPTION_ARG_FILENAME, &o.initrd, "Initial ramdisk (not yet)", "FILE"},
-        {"bios", 0, 0, G_OPTION_ARG_FILENAME, &o.bios, "Firmware image (not yet)", "FILE"},
+        {"bios", 0, 0, G_OPTION_ARG_FILENAME, &o.bios,
+         "Firmware image (default with no -kernel: " DEFAULT_BIOS ")", "FILE"},
+        {"debugcon", 0, 0, G_OPTION_ARG_STRING, &o.debugcon,
+         "Debug console on ports 0x402/0xe9 (SeaBIOS's log): stdio, file:PATH, none", "DEV"},
         {"m", 'm', 0, G_OPTION_ARG_STRING, &o.mem, "Guest RAM: 128M, 1G (default 128 MiB)", "SIZE"},
         {"serial", 0, 0, G_OPTION_ARG_STRING, &o.serial, "COM1 backend: stdio, file:PATH, none",
          "DEV"},
@@ -181,11 +221,17 @@ int main(int argc, char **argv)
         {"display", 0, 0, G_OPTION_ARG_STRING, &o.display, "Display: none (sdl: not yet)", "TYPE"},
         {"accel", 0, 0, G_OPTION_ARG_STRING, &o.accel,
          "Engine: auto (default), kvm, dbt (tcg is an alias for dbt)", "NAME"},
+        {"dbt-backend", 0, 0, G_OPTION_ARG_STRING, &o.dbt_backend,
+         "Translator back end: jit (host code; default on x86-64 hosts) or interp", "NAME"},
         {"device", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.devices,
          "isa-debug-exit,iobase=0xf4,iosize=0x04 (built in) or loader,file=F,addr=A[,cpu-num=0]",
          "SPEC"},
         {"no-reboot", 0, 0, G_OPTION_ARG_NONE, &o.no_reboot, "Exit instead of rebooting", NULL},
         {"stats", 0, 0, G_OPTION_ARG_NONE, &o.stats, "Print engine counters on exit", NULL},
+        {"screenshot", 0, 0, G_OPTION_ARG_FILENAME, &o.screenshot,
+         "When the run ends, save the screen as a PNG", "FILE.png"},
+        {"screenshot-text", 0, 0, G_OPTION_ARG_FILENAME, &o.screenshot_text,
+         "When the run ends, save a text-mode screen as UTF-8 (empty in graphics modes)", "FILE"},
         {"version", 0, 0, G_OPTION_ARG_NONE, &o.version, "Print the version and exit", NULL},
         {NULL},
     };
@@ -249,10 +295,8 @@ int main(int argc, char **argv)
                         "modules are to come)\n");
         return EXIT_USAGE;
     }
-    if (o.bios) {
-        fprintf(stderr, "dualvm: -bios: firmware loading is not implemented yet\n");
-        return EXIT_USAGE;
-    }
+    if (o.debugcon)
+        cfg.debugcon = o.debugcon;
     char err[512] = "";
     FlatLoad flat = {0};
     for (int i = 0; o.devices && o.devices[i]; i++) {
@@ -261,9 +305,13 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    if (!o.kernel && !flat.file) {
-        fprintf(stderr, "dualvm: nothing to run: give -kernel FILE or -device loader,... "
-                        "(try --help)\n");
+    /* as QEMU: no kernel given means the machine boots its firmware */
+    const char *bios = o.bios;
+    if (!o.kernel && !flat.set_pc && !bios)
+        bios = DEFAULT_BIOS;
+    if (bios && (o.kernel || flat.set_pc)) {
+        fprintf(stderr, "dualvm: -bios with -kernel or a loader entry point: booting a kernel "
+                        "through the firmware is not implemented yet\n");
         return EXIT_USAGE;
     }
     if (o.kernel && flat.set_pc) {
@@ -273,6 +321,17 @@ int main(int argc, char **argv)
     if (o.append && !o.kernel) {
         fprintf(stderr, "dualvm: -append needs -kernel\n");
         return EXIT_USAGE;
+    }
+
+    if (o.dbt_backend) {
+        int be = dbt_backend_parse(o.dbt_backend);
+        if (be < 0 || !dbt_backend_available(be)) {
+            fprintf(stderr, "dualvm: -dbt-backend %s: %s\n", o.dbt_backend,
+                    be < 0 ? "unknown back end (use jit or interp)"
+                           : "no host-code back end for this host (use interp)");
+            return EXIT_USAGE;
+        }
+        dbt_set_default_backend(be);
     }
 
     const AccelOps *ops = accel_select(o.accel ? o.accel : "auto", err, sizeof(err));
@@ -289,12 +348,19 @@ int main(int argc, char **argv)
         fprintf(stderr, "dualvm: %s\n", err);
         return EXIT_USAGE;
     }
-    m->poll = pc_poll;
 
     CpuState cpu;
     cpu_reset(&cpu);
     int rc = 0;
-    if (o.kernel)
+    if (bios) {
+        rc = load_bios(m->as, bios, err, sizeof(err));
+        m->has_firmware = rc == 0;
+        if (!rc && o.nographic)
+            fw_cfg_add_i16(pc_fw_cfg(m), FW_CFG_NOGRAPHIC, 1); /* SeaBIOS: serial console */
+        if (!rc && !load_vga_rom(m, o.bios ? NULL : DEFAULT_VGABIOS, err, sizeof(err)))
+            rc = -1;
+    }
+    if (!rc && o.kernel)
         rc = load_multiboot(m->as, m->ram_size, &cpu, o.kernel, o.append, err, sizeof(err));
     if (!rc && flat.file)
         rc = load_flat(m->as, m->ram_size, &cpu, flat.file, flat.addr,
@@ -350,6 +416,11 @@ int main(int argc, char **argv)
     }
     if (o.stats && ops->print_stats)
         ops->print_stats(&vcpu, stderr);
+    if ((o.screenshot || o.screenshot_text) &&
+        screenshot_save(pc_vga(m), o.screenshot, o.screenshot_text, err, sizeof(err))) {
+        fprintf(stderr, "dualvm: %s\n", err);
+        status = EXIT_GUEST;
+    }
     ops->destroy(&vcpu);
     pc_free(m);
     g_strfreev(argv_for_free);

@@ -47,6 +47,7 @@ struct AccelOps {
 };
 
 extern const AccelOps accel_dbt_ops;
+extern const AccelOps accel_kvm_ops; /* accel/kvm.c; probe() says why not where it cannot run */
 
 /* Choose the engine for "auto", "kvm" or "dbt". Writes one line saying which and why into
  * why. Returns NULL with the reason in why if the named engine cannot run here. */

@@ -60,6 +60,8 @@ static void dbt_set_state(Vcpu *v, const CpuState *s)
 static void dbt_kick(Vcpu *v)
 {
     __atomic_store_n(&v->kick, 1, __ATOMIC_SEQ_CST);
+    if (v->engine)
+        dbt_request_exit(v->engine); /* compiled code looks at it only between runs */
 }
 
 static void dbt_stats(Vcpu *v, FILE *f)

@@ -21,6 +21,18 @@ StopReason vcpu_loop(Vcpu *v)
         if (m->poll)
             m->poll(m);
         clock_run_timers(m->clock);
+        if (m->stop == STOP_RESET && !m->cfg.no_reboot && m->has_firmware && m->reset) {
+            /* a system reset: devices to their reset state, the CPU to F000:FFF0 */
+            m->reset(m);
+            cpu_reset(&s);
+            v->ops->set_state(v, &s);
+            m->stop_msg[0] = 0;
+            m->stop = STOP_NONE;
+            continue;
+        }
+        if (m->stop == STOP_RESET && !m->cfg.no_reboot && !m->has_firmware)
+            snprintf(m->stop_msg, sizeof(m->stop_msg),
+                     "guest requested reset; no firmware is loaded to restart, stopping");
         if (m->stop)
             break;
         int64_t now = clock_ns(m->clock);
@@ -48,14 +60,19 @@ StopReason vcpu_loop(Vcpu *v)
             break;
         case VCPU_EXIT_SHUTDOWN:
             v->ops->get_state(v, &s);
+            if (!m->cfg.no_reboot && m->has_firmware) {
+                /* a triple fault resets a PC */
+                machine_request_reset(m);
+                break;
+            }
             if (m->cfg.no_reboot)
                 machine_request_stop(m, STOP_SHUTDOWN, 0,
                                      "guest triple fault at %04x:%08llx, stopping (-no-reboot)",
                                      s.seg[S_CS].sel, (unsigned long long)s.rip);
             else
                 machine_request_stop(m, STOP_ERROR, 2,
-                                     "guest triple fault at %04x:%08llx; reset needs firmware "
-                                     "(not loaded), stopping",
+                                     "guest triple fault at %04x:%08llx; no firmware is loaded "
+                                     "to restart, stopping",
                                      s.seg[S_CS].sel, (unsigned long long)s.rip);
             break;
         case VCPU_EXIT_ERROR:

@@ -21,18 +21,19 @@ enum {
     F_ARITH = F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF,
 };
 
-/* Lazy op codes. 0 must be OP_EFLAGS so that a zeroed CcState means "all flags clear". */
+/* Lazy op codes (public as CC_OP_* in alu.h for the host-code back end). 0 must be OP_EFLAGS so
+ * that a zeroed CcState means "all flags clear". */
 enum {
-    OP_EFLAGS, /* src1 = the flags themselves */
-    OP_ADD,    /* dst = src1 + src2 */
-    OP_ADC,    /* dst = src1 + src2 + carry-in (the carry-in is implied by dst) */
-    OP_SUB,    /* dst = src1 - src2 (SUB, CMP, NEG as 0 - x) */
-    OP_SBB,    /* dst = src1 - src2 - borrow-in */
-    OP_LOGIC,  /* dst; CF = OF = AF = 0 */
-    OP_INC,    /* dst = src1 + 1; src2 = the preserved CF */
-    OP_DEC,    /* dst = src1 - 1; src2 = the preserved CF */
-    OP_SHL,    /* dst; src1 = operand shifted by count-1 (CF its top bit, OF top two bits' xor) */
-    OP_SHR,    /* dst; src1 = operand shifted by count-1 (CF its bit 0, OF from dst's top two) */
+    OP_EFLAGS = CC_OP_EFLAGS, /* src1 = the flags themselves */
+    OP_ADD = CC_OP_ADD,       /* dst = src1 + src2 */
+    OP_ADC = CC_OP_ADC,       /* dst = src1 + src2 + carry-in (the carry-in is implied by dst) */
+    OP_SUB = CC_OP_SUB,       /* dst = src1 - src2 (SUB, CMP, NEG as 0 - x) */
+    OP_SBB = CC_OP_SBB,       /* dst = src1 - src2 - borrow-in */
+    OP_LOGIC = CC_OP_LOGIC,   /* dst; CF = OF = AF = 0 */
+    OP_INC = CC_OP_INC,       /* dst = src1 + 1; src2 = the preserved CF */
+    OP_DEC = CC_OP_DEC,       /* dst = src1 - 1; src2 = the preserved CF */
+    OP_SHL = CC_OP_SHL, /* dst; src1 = operand shifted by count-1 (CF its top bit, OF top two's xor) */
+    OP_SHR = CC_OP_SHR, /* dst; src1 = operand shifted by count-1 (CF its bit 0, OF from dst) */
 };
 
 static inline unsigned nbits(unsigned size)

@@ -24,10 +24,18 @@ typedef enum AluOp {
 } AluOp;
 
 typedef struct CcState {
-    uint32_t op;  /* internal lazy-op code, private to alu.c */
+    uint32_t op;  /* lazy-op code: CC_OP_* below */
     uint32_t size;
     uint64_t dst, src1, src2;
 } CcState;
+
+/* What CcState.op records, for host-code back ends that record flags inline exactly as alu.c does
+ * (dbt/jit_x86_64.c). EFLAGS: src1 = the flags; ADD/SUB: dst = src1 op src2 (SUB also for CMP and
+ * NEG as 0 - x); ADC/SBB: the same with the carry-in implied by dst; LOGIC: dst, src1 = src2 = 0;
+ * INC/DEC: dst = src1 +/- 1, src2 = the preserved CF; SHL/SHR: dst, src1 = the operand shifted by
+ * count - 1 (SAR too, as a signed 64-bit value), src2 = 0. All values zero-extended from size. */
+enum { CC_OP_EFLAGS, CC_OP_ADD, CC_OP_ADC, CC_OP_SUB, CC_OP_SBB, CC_OP_LOGIC, CC_OP_INC, CC_OP_DEC,
+       CC_OP_SHL, CC_OP_SHR };
 
 /* x86 condition codes, in opcode order (jo=0 ... jg=15) */
 enum { CC_O, CC_NO, CC_B, CC_AE, CC_E, CC_NE, CC_BE, CC_A, CC_S, CC_NS, CC_P, CC_NP, CC_L, CC_GE,

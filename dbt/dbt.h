@@ -64,7 +64,14 @@ typedef struct DbtStats {
     uint64_t tlb_misses;
     uint64_t flushes, smc_invalidations;
     uint64_t exceptions, interrupts;
+    /* host-code back end (dbt/jit_x86_64.c) */
+    uint64_t jit_blocks, jit_fallbacks; /* blocks compiled, blocks left to the interpreter */
+    uint64_t jit_code_bytes, jit_links, jit_runs, jit_lookups;
 } DbtStats;
+
+/* Which back end runs translated blocks. */
+enum { DBT_BACKEND_INTERP, DBT_BACKEND_JIT };
+struct Jit;
 
 typedef struct DbtCpu {
     CpuState s;   /* EFLAGS arithmetic bits live in cc, not in s.rflags, while running */
@@ -75,6 +82,7 @@ typedef struct DbtCpu {
 
     TlbEntry tlb[DBT_TLB_SIZE];
     uint64_t a20_mask;
+    uint32_t a20_gen_seen; /* Machine.a20_gen when a20_mask was last set */
     uint64_t tsc_offset; /* TSC = virtual ns + tsc_offset */
 
     uint64_t cur_eip;   /* EIP of the instruction being executed (for exceptions) */
@@ -100,6 +108,13 @@ typedef struct DbtCpu {
     DbtStats st;
     char *error;       /* set with dbt_fail(): the run stops with this text */
     size_t error_len;
+
+    /* host-code back end (dbt/jit.h); backend is DBT_BACKEND_* */
+    int backend;
+    struct Jit *jit;
+    uint64_t jit_insns_base; /* st.insns when compiled code was entered */
+    uint64_t jit_limit;      /* compiled code returns to dbt_exec after this many instructions;
+                                0 makes it return at the next block entry (kick, MMIO) */
 } DbtCpu;
 
 /* Leave the current instruction with an exception. Never returns. */
@@ -147,6 +162,24 @@ void dbt_check_code_seg(DbtCpu *env, uint16_t sel, SegCache *out, unsigned *new_
 void dbt_read_desc_cache(DbtCpu *env, uint16_t sel, SegCache *out, uint32_t *hi);
 /* Segment register load with the mode's rules (real/vm86: base = sel*16; protected: descriptor). */
 void dbt_load_seg(DbtCpu *env, int seg, uint16_t sel);
+
+/* The block cache's direct-mapped lookup table index for linear pc (exec.c, jit). */
+static inline unsigned dbt_jc_index(uint64_t pc)
+{
+    return (unsigned)(pc ^ (pc >> DBT_JC_BITS)) & ((1u << DBT_JC_BITS) - 1);
+}
+
+/* Back-end choice: "interp" or "jit" -> DBT_BACKEND_*, -1 if unknown. The default for new CPUs
+ * is, in order: dbt_set_default_backend() (main's -dbt-backend), the environment variable
+ * DUALVM_DBT_BACKEND, then jit where this host has one and interp elsewhere. */
+int dbt_backend_parse(const char *name);
+void dbt_set_default_backend(int backend);
+bool dbt_backend_available(int backend);
+const char *dbt_backend_name(int backend);
+/* Switch a CPU's back end (drops every translated block). false if jit is not available. */
+bool dbt_set_backend(DbtCpu *env, int backend);
+/* Make compiled code return to dbt_exec at its next block boundary (from any thread: a kick). */
+void dbt_request_exit(DbtCpu *env);
 
 DbtCpu *dbt_new(Machine *m);
 void dbt_free(DbtCpu *env);

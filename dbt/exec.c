@@ -6,8 +6,12 @@
 #include <time.h>
 
 #include "dbt/ir.h"
+#include "dbt/jit.h"
 
 #define MAX_BLOCKS 65536
+/* Guest instructions compiled code may run before dbt_exec looks at interrupts, kicks, stop
+ * requests and the deadline again (each block entry compares; kicks and MMIO cut it short). */
+#define JIT_RUN_LIMIT 65536
 
 static uint64_t now_ns(void)
 {
@@ -69,8 +73,11 @@ static void block_unlink_all(DbtCpu *env)
 
 static void free_zombies(DbtCpu *env)
 {
-    for (guint i = 0; i < env->zombies->len; i++)
-        dbt_block_free(g_ptr_array_index(env->zombies, i));
+    for (guint i = 0; i < env->zombies->len; i++) {
+        Block *b = g_ptr_array_index(env->zombies, i);
+        jit_block_free(b);
+        dbt_block_free(b);
+    }
     g_ptr_array_set_size(env->zombies, 0);
 }
 
@@ -90,6 +97,8 @@ static void flush_all(DbtCpu *env)
     g_hash_table_remove_all(env->page_blocks);
     memset(env->code_pages, 0, env->code_pages_n);
     block_unlink_all(env);
+    /* only between blocks: no compiled code is running, so its memory can be reused */
+    jit_flush(env);
     env->nblocks = 0;
     env->st.flushes++;
     dbt_tlb_flush(env);
@@ -138,6 +147,7 @@ void dbt_invalidate_phys(DbtCpu *env, uint64_t gpa, uint64_t len)
             if (!b->valid)
                 continue;
             b->valid = 0;
+            jit_block_dead(env, b); /* its code stays until flush_all: it may be running */
             g_hash_table_remove(env->blocks, &(uint64_t){block_key(b->phys, b->mode)});
             g_ptr_array_add(env->zombies, b);
             env->nblocks--;
@@ -154,6 +164,26 @@ static void write_hook(void *opaque, uint64_t gpa, uint64_t len)
     dbt_invalidate_phys(opaque, gpa, len);
 }
 
+/* The board remapped [gpa, gpa+len) (PAM shadowing and the like): host pointers cached in the
+ * TLB and code translated from the old contents are stale. */
+static void mem_changed(void *opaque, uint64_t gpa, uint64_t len)
+{
+    DbtCpu *env = opaque;
+    dbt_invalidate_phys(env, gpa, len);
+    dbt_tlb_flush(env);
+}
+
+/* Follow the machine's A20 gate: with it off, physical address bit 20 is forced to zero. */
+static void sync_a20(DbtCpu *env)
+{
+    uint32_t gen = env->m->a20_gen;
+    if (gen == env->a20_gen_seen)
+        return;
+    env->a20_gen_seen = gen;
+    env->a20_mask = env->m->a20 ? ~0ull : ~(1ull << 20);
+    dbt_tlb_flush(env);
+}
+
 static guint key_hash(gconstpointer p)
 {
     uint64_t k = *(const uint64_t *)p;
@@ -165,6 +195,67 @@ static guint key_hash(gconstpointer p)
 static gboolean key_eq(gconstpointer a, gconstpointer b)
 {
     return *(const uint64_t *)a == *(const uint64_t *)b;
+}
+
+static int default_backend = -1;
+
+int dbt_backend_parse(const char *name)
+{
+    if (!name)
+        return -1;
+    if (!strcmp(name, "interp"))
+        return DBT_BACKEND_INTERP;
+    if (!strcmp(name, "jit"))
+        return DBT_BACKEND_JIT;
+    return -1;
+}
+
+const char *dbt_backend_name(int backend)
+{
+    return backend == DBT_BACKEND_JIT ? "jit" : "interp";
+}
+
+void dbt_set_default_backend(int backend)
+{
+    default_backend = backend;
+}
+
+bool dbt_backend_available(int backend)
+{
+    return backend == DBT_BACKEND_INTERP || (backend == DBT_BACKEND_JIT && jit_supported());
+}
+
+static int initial_backend(void)
+{
+    if (default_backend >= 0)
+        return default_backend;
+    int b = dbt_backend_parse(getenv("DUALVM_DBT_BACKEND"));
+    if (b >= 0)
+        return b;
+    return jit_supported() ? DBT_BACKEND_JIT : DBT_BACKEND_INTERP;
+}
+
+bool dbt_set_backend(DbtCpu *env, int backend)
+{
+    if (backend == DBT_BACKEND_JIT && !env->jit) {
+        env->jit = jit_supported() ? jit_new(env) : NULL;
+        if (!env->jit)
+            return false;
+    }
+    if (env->nblocks)
+        flush_all(env);
+    free_zombies(env);
+    if (backend != DBT_BACKEND_JIT && env->jit) {
+        jit_free(env->jit);
+        env->jit = NULL;
+    }
+    env->backend = backend;
+    return true;
+}
+
+void dbt_request_exit(DbtCpu *env)
+{
+    __atomic_store_n(&env->jit_limit, 0, __ATOMIC_RELAXED);
 }
 
 DbtCpu *dbt_new(Machine *m)
@@ -185,10 +276,17 @@ DbtCpu *dbt_new(Machine *m)
     cc_set_eflags(&env->cc, 0);
     dbt_tlb_flush(env);
     as_set_write_hook(m->as, write_hook, env);
+    m->mem_changed = mem_changed;
+    m->mem_changed_opaque = env;
+    env->a20_gen_seen = m->a20_gen;
+    env->a20_mask = m->a20 ? ~0ull : ~(1ull << 20);
     if (!dbt_translate_init(env)) {
         dbt_free(env);
         return NULL;
     }
+    /* no code memory (a host that forbids executable mappings): the interpreter runs it all */
+    if (!dbt_set_backend(env, initial_backend()))
+        env->backend = DBT_BACKEND_INTERP;
     return env;
 }
 
@@ -197,8 +295,14 @@ void dbt_free(DbtCpu *env)
     if (!env)
         return;
     as_set_write_hook(env->as, NULL, NULL);
+    if (env->m->mem_changed_opaque == env) {
+        env->m->mem_changed = NULL;
+        env->m->mem_changed_opaque = NULL;
+    }
     flush_all(env);
     free_zombies(env);
+    jit_free(env->jit);
+    env->jit = NULL;
     g_hash_table_destroy(env->blocks);
     g_hash_table_destroy(env->page_blocks);
     g_ptr_array_free(env->zombies, TRUE);
@@ -212,7 +316,7 @@ static Block *find_block(DbtCpu *env)
 {
     uint64_t pc = (env->s.seg[S_CS].base + env->s.rip) & 0xffffffffull;
     uint32_t mode = dbt_mode(env);
-    unsigned h = (unsigned)(pc ^ (pc >> DBT_JC_BITS)) & ((1u << DBT_JC_BITS) - 1);
+    unsigned h = dbt_jc_index(pc);
     Block *b = env->jc[h];
     if (b && b->pc == pc && b->mode == mode && b->cs_base == env->s.seg[S_CS].base) {
         env->st.jc_hits++;
@@ -230,10 +334,11 @@ static Block *find_block(DbtCpu *env)
             /* same physical code reached through another linear address: retranslate */
             g_hash_table_remove(env->blocks, &key);
             b->valid = 0;
+            jit_block_dead(env, b);
             g_ptr_array_add(env->zombies, b);
             env->nblocks--;
         }
-        if (env->nblocks >= MAX_BLOCKS)
+        if (env->nblocks >= MAX_BLOCKS || jit_need_flush(env))
             flush_all(env);
         uint64_t t0 = now_ns();
         b = dbt_translate(env, pc, phys, mode);
@@ -247,6 +352,8 @@ static Block *find_block(DbtCpu *env)
         if (b->phys_page2 != ~0ull)
             page_add_block(env, b->phys_page2, b);
         env->st.blocks_translated++;
+        if (env->jit && !jit_compile(env, b))
+            b->exec_count = UINT32_MAX; /* the interpreter keeps it */
     }
     env->jc[h] = b;
     return b;
@@ -273,6 +380,7 @@ int dbt_exec(DbtCpu *env, volatile int *kick, int64_t deadline_ns)
 {
     jmp_buf jb;
     volatile unsigned budget = 0;
+    volatile bool ran_long = false; /* compiled code ran long: look at the clock now */
     env->unwind = &jb;
     env->pending_exc = -1;
     if (setjmp(jb)) {
@@ -292,10 +400,13 @@ int dbt_exec(DbtCpu *env, volatile int *kick, int64_t deadline_ns)
     }
     for (;;) {
         free_zombies(env);
+        /* before the kick test: a kick from now on cuts the compiled code's run short */
+        env->jit_limit = JIT_RUN_LIMIT;
         if (env->m->stop)
             return DBT_RUN_STOP;
         if (*kick)
             return DBT_RUN_DEADLINE;
+        sync_a20(env);
         if (env->s.halted) {
             if (!check_interrupt(env))
                 return DBT_RUN_HLT;
@@ -303,13 +414,21 @@ int dbt_exec(DbtCpu *env, volatile int *kick, int64_t deadline_ns)
             continue;
         }
         env->irq_inhibit = false;
-        if ((++budget & 255) == 0 && deadline_ns != INT64_MAX &&
+        if (((++budget & 255) == 0 || ran_long) && deadline_ns != INT64_MAX &&
             clock_ns(env->m->clock) >= deadline_ns)
             return DBT_RUN_DEADLINE;
+        ran_long = false;
         Block *b = find_block(env);
         env->smc_hit = false;
         env->st.blocks_run++;
-        dbt_interp(env, b);
+        if (env->jit)
+            jit_link_last_exit(env, b);
+        if (b->host_code) {
+            jit_run(env, b);
+            ran_long = env->st.insns - env->jit_insns_base >= 1024;
+        } else {
+            dbt_interp(env, b);
+        }
     }
 }
 
@@ -330,4 +449,12 @@ void dbt_print_stats(DbtCpu *env, FILE *f)
     fprintf(f, "dbt: TLB misses             %llu\n", (unsigned long long)s->tlb_misses);
     fprintf(f, "dbt: exceptions %llu, interrupts %llu\n", (unsigned long long)s->exceptions,
             (unsigned long long)s->interrupts);
+    fprintf(f, "dbt: back end                 %s\n", dbt_backend_name(env->backend));
+    if (env->backend == DBT_BACKEND_JIT)
+        fprintf(f,
+                "dbt: jit: %llu blocks compiled (%llu KiB), %llu interpreted, %llu entries, "
+                "%llu links, %llu lookups\n",
+                (unsigned long long)s->jit_blocks, (unsigned long long)s->jit_code_bytes >> 10,
+                (unsigned long long)s->jit_fallbacks, (unsigned long long)s->jit_runs,
+                (unsigned long long)s->jit_links, (unsigned long long)s->jit_lookups);
 }

@@ -691,6 +691,88 @@ HELPER(helper_int)
     return env->s.rip;
 }
 
+/* BOUND: a = index, b = lower bound, c = upper bound (signed, imm = operand size). #BR is a
+ * fault: it returns to the BOUND instruction. */
+HELPER(helper_bound)
+{
+    unsigned size = (unsigned)imm, sh = 64 - size * 8;
+    int64_t idx = (int64_t)(a << sh) >> sh, lo = (int64_t)(b << sh) >> sh,
+            hi = (int64_t)(c << sh) >> sh;
+    if (idx < lo || idx > hi)
+        dbt_raise(env, EXC_BR, 0, 0);
+    return 0;
+}
+
+/* ---- BCD adjusts ---- */
+
+static uint32_t szp8(uint8_t v)
+{
+    return (v == 0 ? FL_ZF : 0) | (v & 0x80 ? FL_SF : 0) | (__builtin_parity(v) ? 0 : FL_PF);
+}
+
+/* imm: BCD_* | base << 8 (AAM/AAD). Works on AL/AH and the arithmetic flags, by the SDM's
+ * pseudo-code for a 386 and later (AAA/AAS adjust AX as a whole: AX +/- 6 carries into AH).
+ * Flags the SDM leaves undefined get what the operation's own adder gives: DAA/DAS OF is the
+ * signed overflow of the total adjustment, AAA/AAS set SF ZF PF from the final AL with OF
+ * clear, AAM clears OF AF CF, AAD takes all flags from its final 8-bit addition. */
+HELPER(helper_bcd)
+{
+    unsigned kind = imm & 0xff, base = (imm >> 8) & 0xff;
+    uint32_t fl = dbt_get_eflags(env);
+    bool cf = fl & FL_CF, af = fl & FL_AF;
+    uint16_t ax = (uint16_t)env->s.regs[R_EAX];
+    uint8_t al = ax & 0xff, ah = ax >> 8, old = al;
+    uint32_t nf = 0;
+
+    switch (kind) {
+    case BCD_DAA:
+    case BCD_DAS: {
+        bool sub = kind == BCD_DAS, ncf = false, naf = false;
+        if ((al & 0xf) > 9 || af) {
+            ncf = cf || (sub ? al < 6 : al > 0xf9);
+            al = sub ? al - 6 : al + 6;
+            naf = true;
+        }
+        if (old > 0x99 || cf) {
+            al = sub ? al - 0x60 : al + 0x60;
+            ncf = true;
+        } else if (!sub) {
+            ncf = false;
+        }
+        uint8_t adj = sub ? old - al : al - old;
+        bool of = sub ? ((old ^ adj) & (old ^ al) & 0x80) : ((old ^ al) & (adj ^ al) & 0x80);
+        nf = szp8(al) | (ncf ? FL_CF : 0) | (naf ? FL_AF : 0) | (of ? FL_OF : 0);
+        ax = (uint16_t)((ax & 0xff00) | al);
+        break;
+    }
+    case BCD_AAA:
+    case BCD_AAS:
+        if ((al & 0xf) > 9 || af) {
+            if (kind == BCD_AAA)
+                ax = (uint16_t)(ax + 0x106);
+            else
+                ax = (uint16_t)(ax - 6 - 0x100);
+            nf = FL_AF | FL_CF;
+        }
+        ax &= 0xff0f;
+        nf |= szp8(ax & 0xff);
+        break;
+    case BCD_AAM:
+        if (base == 0)
+            dbt_raise(env, EXC_DE, 0, 0);
+        ax = (uint16_t)(((al / base) << 8) | (al % base));
+        nf = szp8(ax & 0xff);
+        break;
+    default: /* BCD_AAD */
+        al = (uint8_t)alu_exec(ALU_ADD, 1, al, (uint8_t)(ah * base), &env->cc);
+        env->s.regs[R_EAX] = (env->s.regs[R_EAX] & ~0xffffull) | al;
+        return 0;
+    }
+    dbt_set_eflags(env, nf, FL_ARITH);
+    env->s.regs[R_EAX] = (env->s.regs[R_EAX] & ~0xffffull) | ax;
+    return 0;
+}
+
 /* ---- bits ---- */
 
 HELPER(helper_bt_disp)

@@ -7,6 +7,7 @@
 #include "dbt/ir.h"
 
 enum { STR_MOVS, STR_CMPS, STR_STOS, STR_LODS, STR_SCAS, STR_INS, STR_OUTS };
+enum { BCD_DAA, BCD_DAS, BCD_AAA, BCD_AAS, BCD_AAM, BCD_AAD };
 
 #define H(name) uint64_t name(DbtCpu *env, uint64_t a, uint64_t b, uint64_t c, uint64_t imm)
 H(helper_mul);
@@ -34,6 +35,8 @@ H(helper_lcall);
 H(helper_retf);
 H(helper_iret);
 H(helper_int);
+H(helper_bound);
+H(helper_bcd);
 H(helper_bt_disp);
 H(helper_bt);
 H(helper_bsf);

@@ -24,6 +24,8 @@ enum { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
 void dbt_tlb_flush(DbtCpu *env)
 {
     memset(env->tlb, 0xff, sizeof(env->tlb));
+    /* the jump cache maps linear EIPs to blocks: a new mapping may put other code there */
+    memset(env->jc, 0, sizeof(env->jc));
 }
 
 static uint32_t phys_ld32(DbtCpu *env, uint64_t pa)

@@ -20,6 +20,7 @@ typedef struct Tr {
     uint64_t eip_mask;
     unsigned osz, asz, ssz; /* operand, address, stack size in bytes */
     bool code32;
+    bool pm;             /* protected mode, not virtual-8086 (from the block's mode bits) */
     bool end;            /* the block ends after this instruction */
     bool rep, repne, lock;
     int seg_override;    /* S_* or -1 */
@@ -523,11 +524,53 @@ static void far_mem(Tr *t, int *sel, int *off)
     *sel = ld(t, m.seg, a2, 2);
 }
 
+/* Whether a LOCK prefix is valid here: one of the lockable instructions, with its destination
+ * in memory. */
+static bool lock_allowed(Tr *t)
+{
+    switch (t->in->id) {
+    case X86_INS_ADD: case X86_INS_OR: case X86_INS_ADC: case X86_INS_SBB: case X86_INS_AND:
+    case X86_INS_SUB: case X86_INS_XOR: case X86_INS_NOT: case X86_INS_NEG: case X86_INS_INC:
+    case X86_INS_DEC: case X86_INS_XADD: case X86_INS_CMPXCHG: case X86_INS_CMPXCHG8B:
+    case X86_INS_BTS: case X86_INS_BTR: case X86_INS_BTC:
+        return t->x->op_count >= 1 && t->x->operands[0].type == X86_OP_MEM;
+    case X86_INS_XCHG:
+        for (unsigned i = 0; i < t->x->op_count; i++)
+            if (t->x->operands[i].type == X86_OP_MEM)
+                return true;
+        return false;
+    default:
+        return false;
+    }
+}
+
+/* LES/LDS/LSS/LFS/LGS: a far pointer from memory into a segment register and a GPR. */
+static void tr_load_far(Tr *t, int seg)
+{
+    if (t->x->op_count < 2 || t->x->operands[1].type != X86_OP_MEM)
+        dbt_raise(t->env, EXC_UD, 0, 0); /* register source */
+    Loc d = loc(t, 0);
+    int sel, off;
+    Loc m = loc(t, 1);
+    off = ld(t, m.seg, m.addr, t->osz);
+    int a2 = addi(t, t->asz, m.addr, t->osz);
+    sel = ld(t, m.seg, a2, 2);
+    /* the segment load is the last thing that can fault: the GPR is written after it */
+    helper(t, helper_load_seg, sel, -1, -1, seg);
+    setr(t, d.reg, t->osz, false, off);
+    if (seg == S_SS)
+        exit_to(t, t->next); /* the stack size is part of the block's mode */
+}
+
 static void translate_one(Tr *t)
 {
     const cs_insn *in = t->in;
     unsigned id = in->id;
     int c;
+
+    /* LOCK is allowed only before a read-modify-write of memory (SDM vol. 2, LOCK) */
+    if (t->lock && !lock_allowed(t))
+        dbt_raise(t->env, EXC_UD, 0, 0);
 
     switch (id) {
     case X86_INS_NOP:
@@ -694,6 +737,10 @@ static void translate_one(Tr *t)
         unsigned size = d.kind == LOC_SEG ? t->osz : d.size;
         int nsp;
         int v = peek(t, size, 0, &nsp);
+        if (d.kind == LOC_MEM && (t->x->operands[0].mem.base == X86_REG_ESP ||
+                                  t->x->operands[0].mem.base == X86_REG_SP))
+            /* SDM POP: an ESP-based destination address uses ESP after the increment */
+            d.addr = addi(t, t->asz, d.addr, size);
         if (d.kind == LOC_SEG) {
             helper(t, helper_load_seg, v, -1, -1, d.reg);
             setr(t, R_ESP, t->ssz, false, nsp);
@@ -897,6 +944,39 @@ static void translate_one(Tr *t)
                    ((uint64_t)t->osz << 24));
         return;
 
+    case X86_INS_LES: tr_load_far(t, S_ES); return;
+    case X86_INS_LDS: tr_load_far(t, S_DS); return;
+    case X86_INS_LSS: tr_load_far(t, S_SS); return;
+    case X86_INS_LFS: tr_load_far(t, S_FS); return;
+    case X86_INS_LGS: tr_load_far(t, S_GS); return;
+
+    case X86_INS_BOUND: {
+        if (t->x->op_count < 2 || t->x->operands[1].type != X86_OP_MEM)
+            dbt_raise(t->env, EXC_UD, 0, 0); /* register operand */
+        Loc r = loc(t, 0), m = loc(t, 1);
+        int idx = getr(t, r.reg, t->osz, false);
+        int lo = ld(t, m.seg, m.addr, t->osz);
+        int hi = ld(t, m.seg, addi(t, t->asz, m.addr, t->osz), t->osz);
+        helper(t, helper_bound, idx, lo, hi, t->osz);
+        return;
+    }
+
+    /* BCD adjusts: the helper reads and writes AX and the flags itself. AAM/AAD take their
+     * base from the byte after the opcode (Capstone omits the usual 10). */
+    case X86_INS_DAA: helper(t, helper_bcd, -1, -1, -1, BCD_DAA); return;
+    case X86_INS_DAS: helper(t, helper_bcd, -1, -1, -1, BCD_DAS); return;
+    case X86_INS_AAA: helper(t, helper_bcd, -1, -1, -1, BCD_AAA); return;
+    case X86_INS_AAS: helper(t, helper_bcd, -1, -1, -1, BCD_AAS); return;
+    case X86_INS_AAM: helper(t, helper_bcd, -1, -1, -1, BCD_AAM | (uint64_t)t->op[1] << 8); return;
+    case X86_INS_AAD: helper(t, helper_bcd, -1, -1, -1, BCD_AAD | (uint64_t)t->op[1] << 8); return;
+
+    case X86_INS_SALC: { /* undocumented D6: AL = CF ? FF : 00 */
+        int ones = movi(t, 0xff), zero = movi(t, 0);
+        int cf = cond(t, CC_B);
+        setr(t, R_EAX, 1, false, select_(t, cf, ones, zero));
+        return;
+    }
+
     case X86_INS_XLATB: {
         int bx = getr(t, R_EBX, t->asz, false);
         int al = getr(t, R_EAX, 1, false);
@@ -976,6 +1056,13 @@ static void translate_one(Tr *t)
     case X86_INS_CLTS:
         helper(t, helper_clts, -1, -1, -1, 0);
         return;
+    case X86_INS_ARPL: case X86_INS_LAR: case X86_INS_LSL: case X86_INS_VERR:
+    case X86_INS_VERW: case X86_INS_SLDT: case X86_INS_STR: case X86_INS_LLDT:
+    case X86_INS_LTR:
+        /* protected-mode only: not recognized in real and virtual-8086 mode (SDM: #UD) */
+        if (!t->pm)
+            dbt_raise(t->env, EXC_UD, 0, 0);
+        unsupported(t, "descriptor instruction in protected mode");
     case X86_INS_INVD: case X86_INS_WBINVD:
         helper(t, helper_priv_check, -1, -1, -1, 0);
         return;
@@ -1002,6 +1089,11 @@ static void translate_one(Tr *t)
     default:
         break;
     }
+
+    /* VEX (C4/C5), EVEX (62) and XOP (8F) encodings: the CPU model has none of AVX, AVX-512
+     * or XOP, so they are #UD as on the parts it models */
+    if (t->op[0] == 0xc4 || t->op[0] == 0xc5 || t->op[0] == 0x62 || t->op[0] == 0x8f)
+        dbt_raise(t->env, EXC_UD, 0, 0);
 
     c = cc_of(id);
     if (c >= 0) {
@@ -1030,6 +1122,24 @@ static void translate_one(Tr *t)
 
 /* ---- blocks ---- */
 
+/* Capstone 4 sorts a process-wide table (X86_insn_reg_intel's) lazily, without a lock, the
+ * first time it decodes an instruction with an implicit accumulator operand: two threads
+ * decoding their first such instruction at once corrupt it, and then e.g. "push es" decodes
+ * without operands (capstone-engine/capstone#1358). Decode one such instruction once per
+ * process, before any handle of ours is used. */
+static void capstone_warm_up(csh h)
+{
+    static gsize done;
+    if (g_once_init_enter(&done)) {
+        static const uint8_t add_al[] = {0x04, 0x01}; /* add al, 1 */
+        cs_insn *in = NULL;
+        size_t n = cs_disasm(h, add_al, sizeof(add_al), 0, 1, &in);
+        if (n)
+            cs_free(in, n);
+        g_once_init_leave(&done, 1);
+    }
+}
+
 bool dbt_translate_init(DbtCpu *env)
 {
     csh h16, h32;
@@ -1041,6 +1151,7 @@ bool dbt_translate_init(DbtCpu *env)
     }
     cs_option(h16, CS_OPT_DETAIL, CS_OPT_ON);
     cs_option(h32, CS_OPT_DETAIL, CS_OPT_ON);
+    capstone_warm_up(h16);
     env->cs16 = g_memdup2(&h16, sizeof(h16));
     env->cs32 = g_memdup2(&h32, sizeof(h32));
     return true;
@@ -1121,6 +1232,7 @@ Block *dbt_translate(DbtCpu *env, uint64_t pc, uint64_t phys, uint32_t mode)
     t.env = env;
     t.ops = g_array_sized_new(FALSE, FALSE, sizeof(IrOp), 64);
     t.code32 = mode & MODE_CODE32;
+    t.pm = (mode & MODE_PE) && !(mode & MODE_VM86);
     t.eip_mask = t.code32 ? 0xffffffffull : 0xffff;
     t.ssz = (mode & MODE_STACK32) ? 4 : 2;
     csh h = *(csh *)(t.code32 ? env->cs32 : env->cs16);
@@ -1178,14 +1290,16 @@ Block *dbt_translate(DbtCpu *env, uint64_t pc, uint64_t phys, uint32_t mode)
         t.asz = (t.code32 ^ p67) ? 4 : 2;
         t.rep = t.x->prefix[0] == 0xf3;
         t.repne = t.x->prefix[0] == 0xf2;
-        t.lock = t.x->prefix[0] == 0xf0;
+        t.lock = false; /* from the bytes: Capstone keeps one prefix of LOCK/REP/REPNE */
         t.seg_override = seg_of_prefix(t.x->prefix[1]);
         /* opcode bytes follow the prefixes */
         unsigned p = 0;
         while (p < in->size && (seg_of_prefix(in->bytes[p]) >= 0 || in->bytes[p] == 0x66 ||
                                 in->bytes[p] == 0x67 || in->bytes[p] == 0xf0 ||
-                                in->bytes[p] == 0xf2 || in->bytes[p] == 0xf3))
+                                in->bytes[p] == 0xf2 || in->bytes[p] == 0xf3)) {
+            t.lock |= in->bytes[p] == 0xf0;
             p++;
+        }
         t.op = in->bytes + p;
 
         IrOp *io = emit(&t, IR_INSN);

@@ -14,6 +14,8 @@ struct Clock {
     GSequence *armed; /* of Timer*, by (expire, seq) */
     GHashTable *all;  /* every live Timer, to detach them if the clock goes first */
     uint64_t next_seq;
+    bool test_time; /* clock_set_test_time() took over: virtual time is test_ns */
+    int64_t test_ns;
 };
 
 struct Timer {
@@ -68,7 +70,15 @@ void clock_free(Clock *c)
 
 int64_t clock_ns(Clock *c)
 {
+    if (c->test_time)
+        return c->test_ns;
     return host_ns() - c->start_ns;
+}
+
+void clock_set_test_time(Clock *c, int64_t ns)
+{
+    c->test_time = true;
+    c->test_ns = ns;
 }
 
 Timer *timer_new(Clock *c, TimerCb cb, void *opaque)

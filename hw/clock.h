@@ -31,4 +31,8 @@ int64_t clock_deadline(Clock *c);
 /* Run every timer whose time has come (in expiry order). Returns how many ran. */
 int clock_run_timers(Clock *c);
 
+/* Test hook (unit tests only): from the first call on, virtual time stands still at ns and
+ * moves only by further calls, so device timing can be checked exactly. */
+void clock_set_test_time(Clock *c, int64_t ns);
+
 #endif

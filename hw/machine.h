@@ -30,6 +30,8 @@ typedef struct MachineConfig {
     uint64_t ram_size;
     const char *serial; /* "stdio", "file:PATH", "none" */
     bool no_reboot;
+    const char *debugcon; /* QEMU's -debugcon: "file:PATH", "stdio", "none"/NULL; the board
+                             puts it at 0x402 (SeaBIOS's log) and 0xe9 */
 } MachineConfig;
 
 typedef struct Machine Machine;
@@ -45,19 +47,67 @@ struct Machine {
     bool (*intr_pending)(void *opaque);
     int (*intr_ack)(void *opaque);
     void *intr_opaque;
+    /* Called by the board whenever the INTR output changes level (either way), from the thread
+     * that drove the device; an engine whose vCPU may be inside the guest sets it to kick the
+     * vCPU. NULL when unused. */
+    void (*intr_changed)(void *opaque);
+    void *intr_changed_opaque;
+
+    /* The A20 gate the engines apply to every guest-physical access: true = address line 20
+     * passes through, false = it is forced to 0 (the 8086 1 MiB wrap). Written only through
+     * machine_set_a20(); a20_gen counts the changes so an engine can notice one by comparing a
+     * saved value. Enabled at power on, as QEMU's CPU reset leaves it. */
+    volatile bool a20;
+    volatile uint32_t a20_gen;
 
     /* set by devices, read by the run loop */
     volatile int stop;      /* StopReason, nonzero stops the engine at the next boundary */
     int exit_status;
     char stop_msg[256];
 
+    /* Set by the engine: the board calls it (machine_mem_changed) after the guest-physical
+     * memory map changed under [gpa, gpa+len) while the guest runs, e.g. the i440FX PAM
+     * switching 0xC0000-0xFFFFF between ROM and shadow RAM: host pointers, TLB entries and
+     * translations of that range are stale, and memory slots must follow the address space.
+     * Called on the vCPU's thread, possibly in the middle of an instruction's I/O access.
+     * NULL when no engine listens. */
+    void (*mem_changed)(void *opaque, uint64_t gpa, uint64_t len);
+    void *mem_changed_opaque;
+
     void *devices; /* owned by the board file */
     /* called by the run loop between engine runs: input polling and the like */
     void (*poll)(Machine *m);
+    /* the board's system reset (devices only), and whether firmware is loaded that a reset
+     * can restart; without it a reset ends the run as -no-reboot does */
+    void (*reset)(Machine *m);
+    bool has_firmware;
 };
 
 /* Ask the run loop to stop. The first request wins; later ones are ignored. */
 void machine_request_stop(Machine *m, StopReason why, int status, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Set the A20 gate (the board combines its sources: port 0x92 and the i8042 output port). */
+static inline void machine_set_a20(Machine *m, bool enabled)
+{
+    if (m->a20 == enabled)
+        return;
+    m->a20 = enabled;
+    __atomic_add_fetch(&m->a20_gen, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The guest asked for a system reset (i8042 pulse, port 0x92 fast reset, ...). Until the run
+ * loop can reset the machine this ends the run as -no-reboot would: STOP_RESET, status 0. */
+static inline void machine_request_reset(Machine *m)
+{
+    machine_request_stop(m, STOP_RESET, 0, "guest requested reset");
+}
+
+/* Tell the engine that [gpa, gpa+len) of the guest-physical map changed (see mem_changed). */
+static inline void machine_mem_changed(Machine *m, uint64_t gpa, uint64_t len)
+{
+    if (m->mem_changed)
+        m->mem_changed(m->mem_changed_opaque, gpa, len);
+}
 
 #endif

@@ -2,9 +2,20 @@
  * the virtual clock and the devices, wired as on a PC; pc_free() undoes it.
  *
  * Memory map: RAM at 0-0x9ffff and 0x100000-ram_size (the hole between belongs to VGA and
- * option ROMs), a 64 KiB ROM "bios" at 0xf0000 and a second 64 KiB ROM "bios-high" at
- * 0xffff0000. Both ROMs start as 0xff; a firmware loader fills them with as_load() (the same
- * image in both: the CPU starts at 0xfffffff0, real-mode code runs at 0xf0000).
+ * option ROMs), the 256 KiB BIOS flash "bios" at 0xfffc0000-0xffffffff (starts as 0xff;
+ * load_bios() puts an image of up to 256 KiB at its top, where the CPU starts at 0xfffffff0).
+ * 0xC0000-0xFFFFF is the i440FX's PAM area: per segment either ROM (0xC0000-0xDFFFF a 128 KiB
+ * option ROM space "pc.rom", zeroed, as QEMU's; 0xE0000-0xFFFFF the flash's last 128 KiB, the
+ * same host memory) or the shadow RAM behind it (m->ram at the same offsets), as the guest
+ * programs PAM0-6; each change goes to the engine through machine_mem_changed().
+ * Chipset (as QEMU's "pc" machine): PCI configuration mechanism #1 at 0xcf8/0xcfc, the i440FX
+ * host bridge at 00:00.0, the PIIX3 at 00:01.0 (ISA bridge, PIRQ routing, reset control at
+ * 0xcf9) and 00:01.1 (IDE, configuration space only). QEMU's fw_cfg at 0x510/0x511 with DMA at
+ * 0x514, carrying the signature, RAM size, CPU counts, "etc/e820", "bootorder" and
+ * "etc/boot-fail-wait"; QEMU's debugcon at 0x402 and 0xe9 when cfg->debugcon names a backend.
+ * VGA (hw/vga.h): ports 0x3b0-0x3df and 0x1ce-0x1d0, the 0xA0000-0xBFFFF window, and PCI
+ * 00:02.0 as QEMU's stdvga (1234:1111; BAR0 the 16 MiB linear framebuffer, unmapped until the
+ * firmware or guest assigns it and enables memory decode).
  * Devices: COM1 16550A at 0x3f8 (IRQ 4 once an interrupt controller exists), QEMU's
  * isa-debug-exit at 0xf4 (4 ports) which stops the machine with STOP_EXIT_DEVICE.
  */
@@ -13,7 +24,12 @@
 
 #include <stddef.h>
 
+#include "hw/fw_cfg.h"
+#include "hw/i440fx.h"
 #include "hw/machine.h"
+#include "hw/pci.h"
+#include "hw/piix.h"
+#include "hw/vga.h"
 
 #define PC_RAM_MIN (2ull << 20)
 #define PC_RAM_MAX (3584ull << 20) /* 3.5 GiB: above needs RAM split around the PCI hole */
@@ -27,6 +43,13 @@
 #define PC_COM1_IRQ 4
 #define PC_DEBUGEXIT_PORT 0xf4
 #define PC_DEBUGEXIT_SIZE 4
+#define PC_FLASH_SIZE 0x40000ull /* the largest BIOS image (FIRMWARE_MAX_SIZE) */
+#define PC_FLASH_BASE (0x100000000ull - PC_FLASH_SIZE)
+#define PC_ISA_BIOS_SIZE 0x20000ull /* the flash's last 128 KiB, shown at 0xE0000 too */
+#define PC_OPTION_ROM_BASE 0xc0000ull
+#define PC_OPTION_ROM_SIZE 0x20000ull
+#define PC_PIIX3_SLOT 1
+#define PC_VGA_SLOT 2 /* 00:02.0, as QEMU */
 
 /* NULL on error with the reason in err (bad RAM size, no memory, serial backend). cfg->serial
  * NULL means "none". ram_size is rounded up to 4 KiB; m->ram_size holds the result. */
@@ -37,5 +60,18 @@ Machine *pc_new(const MachineConfig *cfg, char *err, size_t errlen);
 void pc_poll(Machine *m);
 
 void pc_free(Machine *m);
+
+/* System reset of the board's devices (the run loop resets the CPU). Machine.reset points here. */
+void pc_reset(Machine *m);
+
+/* The board's chipset pieces, for what the command line adds (fw_cfg items such as the
+ * kernel or FW_CFG_NOGRAPHIC for -nographic, "bootorder") and devices that plug in later (IDE
+ * on the PIIX3's function 1, PCI cards). */
+FwCfg *pc_fw_cfg(Machine *m);
+PciBus *pc_pci_bus(Machine *m);
+I440fx *pc_i440fx(Machine *m);
+Piix3 *pc_piix3(Machine *m);
+/* The display (hw/vga.h): what ui/ draws and screenshots. */
+VgaState *pc_vga(Machine *m);
 
 #endif

@@ -44,6 +44,16 @@ int load_multiboot(AddressSpace *as, uint64_t ram_size, CpuState *cpu, const cha
 int load_flat(AddressSpace *as, uint64_t ram_size, CpuState *cpu, const char *path, uint64_t addr,
               uint64_t entry, char *err, size_t errlen);
 
+/* PC firmware (SeaBIOS's bios.bin, bios-256k.bin): the whole image goes at 4 GiB - size, which
+ * must be ROM (the board's flash; the reset vector 0xfffffff0 is in its last 16 bytes). The
+ * size must be a multiple of 64 KiB (-ENOEXEC) and at most FIRMWARE_MAX_SIZE (-ERANGE). The
+ * PC board shows the flash's last 128 KiB at 0xE0000-0xFFFFF too (the PAM area's ROM), so
+ * nothing else is loaded. Unlike the other loaders this writes ROM, not RAM, and leaves the CPU
+ * state alone: cpu_reset() is the state firmware starts from. */
+#define FIRMWARE_ALIGN (64u * 1024)
+#define FIRMWARE_MAX_SIZE (256u * 1024)
+int load_bios(AddressSpace *as, const char *path, char *err, size_t errlen);
+
 #define MULTIBOOT_BOOTLOADER_MAGIC 0x2BADB002u
 #define MULTIBOOT_INFO_ADDR 0x9000u
 /* Just above the BIOS data area: free in the conventional PC layout and below where real-mode

@@ -80,16 +80,22 @@ Test(pc, memory_map)
     cr_assert_str_eq(m->cfg.serial, "none");
     const MemRegion *r = as_find(m->as, 0x9ffff);
     cr_assert(r && r->kind == MEM_RAM && r->host == m->ram);
-    cr_assert_null(as_find(m->as, 0xa0000));
-    cr_assert_null(as_find(m->as, 0xeffff));
+    /* 0xA0000-0xBFFFF is the VGA window: device memory, never RAM */
+    r = as_find(m->as, 0xa0000);
+    cr_assert(r && r->kind == MEM_MMIO);
+    cr_assert_eq(as_find(m->as, 0xbffff), r);
+    /* 0xC0000-0xFFFFF is the PAM area, ROM at power on: the option ROM space, then the
+     * flash's last 128 KiB */
+    r = as_find(m->as, 0xc0000);
+    cr_assert(r && r->kind == MEM_ROM && r->size == 0x20000);
     r = as_find(m->as, 0xf0000);
-    cr_assert(r && r->kind == MEM_ROM && r->size == 0x10000);
+    cr_assert(r && r->kind == MEM_ROM && r->gpa == 0xe0000 && r->size == 0x20000);
     r = as_find(m->as, 0x100000);
     cr_assert(r && r->kind == MEM_RAM && r->host == m->ram + 0x100000);
     cr_assert_eq(r->gpa + r->size, 32 << 20);
     cr_assert_null(as_find(m->as, 32 << 20));
     r = as_find(m->as, 0xfffffff0);
-    cr_assert(r && r->kind == MEM_ROM && r->gpa == 0xffff0000);
+    cr_assert(r && r->kind == MEM_ROM && r->gpa == PC_FLASH_BASE);
     uint8_t b[2];
     as_read(m->as, 0xfffffff0, b, 2);
     cr_assert(b[0] == 0xff && b[1] == 0xff);

@@ -1,0 +1,2475 @@
+/* dbt/jit_x86_64.c: the x86-64 host-code back end (see dbt/jit.h for the contract).
+ *
+ * One pass over a block's IR emits host code into a hot stream (the straight-line path) and a
+ * cold one (memory slow paths, exits, stops), laid out hot then cold in the code buffer.
+ *
+ * Host registers. RBX holds env for the whole run; R15 counts guest instructions since compiled
+ * code was entered (dbt_exec's budget and the source of env->st.insns); R10 and R11 are scratch
+ * for single instructions' needs. The other eleven (RAX RCX RDX RSI RDI R8 R9 RBP R12 R13 R14)
+ * are allocated on the fly with reference counts: an IR temp lives in one, guest registers are
+ * cached in them for the rest of the block (loaded on first use, written back where the guest
+ * state must be exact: exits, memory slow paths, helpers), and the pending flags (below) pin the
+ * values they need. The state is canonical (guest registers and flags in env, nothing cached)
+ * at every block entry, so blocks can jump into each other.
+ *
+ * Flags. The lazy CcState of dbt/alu.c is kept, with the same records: an inline ALU op does not
+ * store its record but keeps it pending (op and size known at compile time, the values in host
+ * registers), so a record overwritten before anything can see it is never stored. It is stored
+ * before calls that may fault or read the flags and at exits. The inline ALU op is the host's own
+ * instruction at the guest's operand size, so the host flags equal the guest's right after it
+ * (alu.c matches this AMD host; undefined flags are not taken from the host where alu.c defines
+ * them otherwise): a condition right after (cmp/jcc, dec/jnz, test/setcc) is a host jcc/setcc,
+ * and otherwise the host flags are rebuilt from the pending values (cmp, test, add) or, failing
+ * that, cc_cond() is called on the stored record. Rotates, variable shifts, and whatever alu.c
+ * handles specially go through alu_exec().
+ *
+ * Memory. IR_LD/IR_ST check the segment (limit, and a type known to be good: present, data,
+ * not expand-down, writable for stores, or readable code for loads) and the TLB entry inline and
+ * access host memory through the addend; anything else calls dbt_ld/dbt_st, with the guest
+ * state made exact first (registers written back, flags stored, env->cur_eip and env->st.insns
+ * set) so a fault raised there is precise. Slow stores and loads that did not end in RAM (MMIO,
+ * ROM, pages holding code) set env->jit_limit to 0, so the run loop looks at interrupts and
+ * stop requests at the next block boundary, as it does after every block for the interpreter.
+ *
+ * Instructions and self-modifying code. env->st.insns is exact whenever C code can look: R15
+ * is added at each exit, and env->st.insns = jit_insns_base + R15 + (instructions of this block
+ * so far) is stored before each call that may fault. After an instruction that stored or
+ * called a helper, env->smc_hit is checked before the next one, as the interpreter does.
+ *
+ * Chaining. Each constant exit ends in a jmp rel32 that first falls through to "set EIP, return
+ * this exit's slot to dbt_exec". dbt_exec then finds the next block and, if both are compiled,
+ * in the same mode and CS base (and on the same page under paging), jit_link_last_exit() points
+ * the jmp at the next block's entry. Every block entry compares R15 with env->jit_limit and
+ * returns to dbt_exec when it is reached. Computed exits (ret, jmp reg) look the next block up
+ * in env->jc and jump to it. Blocks that call a helper that may change the mode, IF, the page
+ * tables or a device (far transfers, segment loads of SS, POPF, STI/CLI, I/O, CR writes, HLT,
+ * INT) never chain: their exits always return to dbt_exec, which checks everything.
+ */
+#include "dbt/jit.h"
+
+#if defined(__x86_64__)
+
+#include <capstone/capstone.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "dbt/helpers.h"
+
+enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
+#define RENV RBX
+#define RCNT R15
+#define RS0 R10 /* scratch */
+#define RS1 R11 /* scratch */
+
+static const int8_t alloc_order[] = {RAX, RCX, RDX, RSI, RDI, R8, R9, RBP, R12, R13, R14};
+#define NALLOC ((int)sizeof(alloc_order))
+/* rax rcx rdx rsi rdi r8 r9 r10 r11 */
+#define CALLER_SAVED 0x0fc7u
+
+#define CODE_SIZE (64u << 20)
+#define CODE_SLACK (1u << 20) /* flush when less than this is left */
+#define RUN_LIMIT 65536       /* guest instructions per entry before dbt_exec looks again */
+
+/* x86 ALU group numbers (opcode / 8) and group-2/3 extensions */
+enum { A_ADD, A_OR, A_ADC, A_SBB, A_AND, A_SUB, A_XOR, A_CMP };
+enum { SH_SHL = 4, SH_SHR = 5, SH_SAR = 7 };
+/* host condition codes (the same numbering as the guest's CC_*) */
+enum {
+    HC_O,
+    HC_NO,
+    HC_B,
+    HC_AE,
+    HC_E,
+    HC_NE,
+    HC_BE,
+    HC_A,
+    HC_S,
+    HC_NS,
+    HC_P,
+    HC_NP,
+    HC_L,
+    HC_GE,
+    HC_LE,
+    HC_G
+};
+
+#define OFF(f) ((int32_t)offsetof(DbtCpu, f))
+#define OFF_REG(i) (OFF(s.regs) + 8 * (i))
+#define OFF_SEG(n) (OFF(s.seg) + (int32_t)sizeof(SegCache) * (n))
+
+_Static_assert(sizeof(TlbEntry) == 32, "the inline TLB lookup scales the index by 32");
+_Static_assert(sizeof(((DbtCpu *)0)->smc_hit) == 1, "smc_hit is tested as a byte");
+
+/* ---- code memory, chaining ---- */
+
+typedef struct JitSlot JitSlot;
+typedef struct JitBlock JitBlock;
+struct JitSlot {
+    uint8_t *site; /* rel32 of the exit's jmp; it jumps to site + 4 when not linked */
+    Block *from, *to;
+    uint64_t eip;
+    JitSlot *next_in, **pprev_in; /* in to's list of incoming links */
+};
+
+struct JitBlock {
+    JitSlot *incoming;
+    uint32_t nslots;
+    JitSlot slots[];
+};
+
+struct Jit {
+    uint8_t *mem;
+    size_t size, used, fixed;
+    JitSlot *(*enter)(DbtCpu *env, void *code);
+    uint8_t *epilogue;
+    JitSlot *last; /* the exit the last jit_run left through, if it can be linked */
+    bool dump;
+};
+
+/* ---- emission ---- */
+
+enum { HOT, COLD };
+
+typedef struct Buf {
+    uint8_t *p;
+    uint32_t len, cap;
+} Buf;
+
+typedef struct Label {
+    int8_t buf; /* HOT, COLD, or -1 while unbound */
+    uint32_t off;
+} Label;
+
+typedef struct Fixup {
+    int8_t buf;
+    uint32_t off; /* of the rel32 */
+    int label;    /* or -1: abs */
+    uint8_t *abs;
+} Fixup;
+
+enum { VNONE, VCONST, VREG };
+typedef struct Val {
+    uint8_t kind;
+    int8_t reg;
+    uint64_t imm;
+} Val;
+
+typedef struct GEnt {
+    int8_t reg; /* host register caching guest register, or -1 */
+    bool dirty;
+    bool full; /* all 64 bits valid; else the low 32 (written back as 32) */
+} GEnt;
+
+/* How a pending flags record's missing field is derived. */
+enum { D_NONE, D_DST_SUB, D_DST_AND };
+
+typedef struct Pcc {
+    bool active;
+    uint8_t op, size, derive;
+    Val dst, s1, s2;
+} Pcc;
+
+typedef struct Cg {
+    DbtCpu *env;
+    Jit *jit;
+    Block *b;
+    JitBlock *jb;
+    Buf buf[2];
+    int cur;
+    Label *lab;
+    int nlab, caplab;
+    Fixup *fix;
+    int nfix, capfix;
+    uint32_t *slot_pos; /* per slot: (buf << 31) | offset of its rel32 */
+    int refs[16];
+    uint8_t wid[16]; /* bytes the register's value is known to fit in (zero-extended) */
+    Val t[IR_NTEMPS];
+    GEnt gr[CPU_NR_GPRS];
+    Pcc cc;
+    bool hf;        /* host flags hold the pending record's flags */
+    unsigned nins;  /* instructions of this block entered so far */
+    uint64_t eip;   /* EIP of the current instruction */
+    bool smc_check; /* the current instruction stored or called a helper */
+    bool chainable;
+    uint32_t *live; /* per op: temps live after it */
+    jmp_buf fail;
+    const char *why;
+} Cg;
+
+_Noreturn static void cg_fail(Cg *g, const char *why)
+{
+    g->why = why;
+    longjmp(g->fail, 1);
+}
+
+static void put1(Cg *g, uint8_t v)
+{
+    Buf *b = &g->buf[g->cur];
+    if (b->len == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 4096;
+        if (b->cap > CODE_SLACK)
+            cg_fail(g, "block too large");
+        b->p = g_realloc(b->p, b->cap);
+    }
+    b->p[b->len++] = v;
+}
+
+static void put4(Cg *g, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        put1(g, (uint8_t)(v >> (8 * i)));
+}
+
+static void put8(Cg *g, uint64_t v)
+{
+    put4(g, (uint32_t)v);
+    put4(g, (uint32_t)(v >> 32));
+}
+
+/* An r/m operand: register reg, or [base + index * scale + disp]. */
+typedef struct Rm {
+    int8_t reg, base, index, scale;
+    int32_t disp;
+} Rm;
+
+static inline Rm R_(int r)
+{
+    return (Rm){(int8_t)r, -1, -1, 0, 0};
+}
+static inline Rm M_(int base, int32_t disp)
+{
+    return (Rm){-1, (int8_t)base, -1, 0, disp};
+}
+static inline Rm MX(int base, int index, int32_t disp)
+{
+    return (Rm){-1, (int8_t)base, (int8_t)index, 1, disp};
+}
+static inline Rm ENV(int32_t disp)
+{
+    return M_(RENV, disp);
+}
+
+enum { F_BREG = 1, F_BRM = 2 }; /* the reg / rm register is a byte register */
+
+/* Prefixes, REX, opcode (nop bytes, most significant first), ModRM, SIB, displacement.
+ * osz: 2 gives the 0x66 prefix, 8 REX.W. reg: the ModRM reg field (register or extension). */
+static void enc(Cg *g, int osz, unsigned fl, int nop, uint32_t opc, int reg, Rm rm)
+{
+    if (osz == 2)
+        put1(g, 0x66);
+    unsigned rex = 0;
+    if (osz == 8)
+        rex |= 8;
+    if (reg & 8)
+        rex |= 4;
+    if (rm.reg >= 0) {
+        if (rm.reg & 8)
+            rex |= 1;
+    } else {
+        if (rm.index >= 0 && (rm.index & 8))
+            rex |= 2;
+        if (rm.base & 8)
+            rex |= 1;
+    }
+    bool need = rex != 0;
+    if ((fl & F_BREG) && reg >= 4 && reg < 8)
+        need = true;
+    if ((fl & F_BRM) && rm.reg >= 4 && rm.reg < 8)
+        need = true;
+    if (need)
+        put1(g, (uint8_t)(0x40 | rex));
+    for (int i = nop - 1; i >= 0; i--)
+        put1(g, (uint8_t)(opc >> (8 * i)));
+    if (rm.reg >= 0) {
+        put1(g, (uint8_t)(0xc0 | (reg & 7) << 3 | (rm.reg & 7)));
+        return;
+    }
+    int mod = (rm.disp == 0 && (rm.base & 7) != 5)  ? 0
+              : (rm.disp >= -128 && rm.disp <= 127) ? 1
+                                                    : 2;
+    if (rm.index >= 0 || (rm.base & 7) == 4) {
+        put1(g, (uint8_t)(mod << 6 | (reg & 7) << 3 | 4));
+        int sc = rm.scale == 8 ? 3 : rm.scale == 4 ? 2 : rm.scale == 2 ? 1 : 0;
+        put1(g, (uint8_t)(sc << 6 | (rm.index >= 0 ? (rm.index & 7) : 4) << 3 | (rm.base & 7)));
+    } else {
+        put1(g, (uint8_t)(mod << 6 | (reg & 7) << 3 | (rm.base & 7)));
+    }
+    if (mod == 1)
+        put1(g, (uint8_t)rm.disp);
+    else if (mod == 2)
+        put4(g, (uint32_t)rm.disp);
+}
+
+static inline bool is_s8(int64_t v)
+{
+    return v >= -128 && v <= 127;
+}
+static inline bool is_s32(uint64_t v)
+{
+    return (int64_t)v == (int32_t)v;
+}
+static inline uint64_t size_mask(unsigned size)
+{
+    return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+}
+
+/* mov d, s (4: zero-extends; 8: whole) */
+static void mov_rr(Cg *g, int sz, int d, int s)
+{
+    enc(g, sz, 0, 1, 0x89, s, R_(d));
+}
+
+/* mov d, imm without touching the flags, shortest form */
+static void mov_ri(Cg *g, int d, uint64_t imm)
+{
+    if (imm <= 0xffffffffull) {
+        if (d & 8)
+            put1(g, 0x41);
+        put1(g, (uint8_t)(0xb8 + (d & 7)));
+        put4(g, (uint32_t)imm);
+    } else if (is_s32(imm)) {
+        enc(g, 8, 0, 1, 0xc7, 0, R_(d));
+        put4(g, (uint32_t)imm);
+    } else {
+        put1(g, (uint8_t)(0x48 | ((d & 8) ? 1 : 0)));
+        put1(g, (uint8_t)(0xb8 + (d & 7)));
+        put8(g, imm);
+    }
+}
+
+/* d = [m] zero-extended from sz */
+static void load(Cg *g, int sz, int d, Rm m)
+{
+    switch (sz) {
+    case 1:
+        enc(g, 4, 0, 2, 0x0fb6, d, m);
+        break;
+    case 2:
+        enc(g, 4, 0, 2, 0x0fb7, d, m);
+        break;
+    default:
+        enc(g, sz, 0, 1, 0x8b, d, m);
+        break;
+    }
+}
+
+static void store(Cg *g, int sz, Rm m, int s)
+{
+    if (sz == 1)
+        enc(g, 1, F_BREG, 1, 0x88, s, m);
+    else
+        enc(g, sz, 0, 1, 0x89, s, m);
+}
+
+/* [m] = imm (sz 8: sign-extended imm32) */
+static void store_imm(Cg *g, int sz, Rm m, uint64_t imm)
+{
+    if (sz == 1) {
+        enc(g, 1, F_BRM, 1, 0xc6, 0, m);
+        put1(g, (uint8_t)imm);
+    } else if (sz == 2) {
+        enc(g, 2, 0, 1, 0xc7, 0, m);
+        put1(g, (uint8_t)imm);
+        put1(g, (uint8_t)(imm >> 8));
+    } else {
+        enc(g, sz, 0, 1, 0xc7, 0, m);
+        put4(g, (uint32_t)imm);
+    }
+}
+
+/* d <op>= s */
+static void alu_rr(Cg *g, int sz, int opn, int d, int s)
+{
+    if (sz == 1)
+        enc(g, 1, F_BREG | F_BRM, 1, (uint32_t)(opn * 8), s, R_(d));
+    else
+        enc(g, sz, 0, 1, (uint32_t)(opn * 8 + 1), s, R_(d));
+}
+
+/* d <op>= [m] */
+static void alu_rm(Cg *g, int sz, int opn, int d, Rm m)
+{
+    if (sz == 1)
+        enc(g, 1, F_BREG, 1, (uint32_t)(opn * 8 + 2), d, m);
+    else
+        enc(g, sz, 0, 1, (uint32_t)(opn * 8 + 3), d, m);
+}
+
+/* rm <op>= imm (taken modulo the operand size; sz 8: must be a sign-extended imm32) */
+static void alu_ri(Cg *g, int sz, int opn, Rm rm, uint64_t imm)
+{
+    if (sz == 1) {
+        enc(g, 1, F_BRM, 1, 0x80, opn, rm);
+        put1(g, (uint8_t)imm);
+        return;
+    }
+    int64_t v = sz == 2 ? (int16_t)imm : sz == 4 ? (int32_t)imm : (int64_t)imm;
+    if (is_s8(v)) {
+        enc(g, sz, 0, 1, 0x83, opn, rm);
+        put1(g, (uint8_t)v);
+    } else {
+        enc(g, sz, 0, 1, 0x81, opn, rm);
+        if (sz == 2) {
+            put1(g, (uint8_t)v);
+            put1(g, (uint8_t)(v >> 8));
+        } else {
+            put4(g, (uint32_t)v);
+        }
+    }
+}
+
+static void test_rr(Cg *g, int sz, int a, int b)
+{
+    if (sz == 1)
+        enc(g, 1, F_BREG | F_BRM, 1, 0x84, b, R_(a));
+    else
+        enc(g, sz, 0, 1, 0x85, b, R_(a));
+}
+
+static void test_ri(Cg *g, int sz, int a, uint64_t imm)
+{
+    if (sz == 1) {
+        enc(g, 1, F_BRM, 1, 0xf6, 0, R_(a));
+        put1(g, (uint8_t)imm);
+    } else if (sz == 2) {
+        enc(g, 2, 0, 1, 0xf7, 0, R_(a));
+        put1(g, (uint8_t)imm);
+        put1(g, (uint8_t)(imm >> 8));
+    } else {
+        enc(g, sz, 0, 1, 0xf7, 0, R_(a));
+        put4(g, (uint32_t)imm);
+    }
+}
+
+/* group 3 (2 not, 3 neg), group 4/5 (0 inc, 1 dec) */
+static void grp3(Cg *g, int sz, int ext, int r)
+{
+    enc(g, sz, sz == 1 ? F_BRM : 0, 1, sz == 1 ? 0xf6 : 0xf7, ext, R_(r));
+}
+static void incdec(Cg *g, int sz, int ext, int r)
+{
+    enc(g, sz, sz == 1 ? F_BRM : 0, 1, sz == 1 ? 0xfe : 0xff, ext, R_(r));
+}
+
+static void shift_ri(Cg *g, int sz, int ext, int r, int c)
+{
+    if (c == 1) {
+        enc(g, sz, sz == 1 ? F_BRM : 0, 1, sz == 1 ? 0xd0 : 0xd1, ext, R_(r));
+    } else {
+        enc(g, sz, sz == 1 ? F_BRM : 0, 1, sz == 1 ? 0xc0 : 0xc1, ext, R_(r));
+        put1(g, (uint8_t)c);
+    }
+}
+
+/* d = zero-extend s from `from` bytes (1, 2, 4) */
+static void movzx(Cg *g, int d, int s, int from)
+{
+    if (from == 1)
+        enc(g, 4, F_BRM, 2, 0x0fb6, d, R_(s));
+    else if (from == 2)
+        enc(g, 4, 0, 2, 0x0fb7, d, R_(s));
+    else
+        mov_rr(g, 4, d, s);
+}
+
+/* d = sign-extend s from `from` bytes to 64 bits */
+static void movsx(Cg *g, int d, int s, int from)
+{
+    if (from == 1)
+        enc(g, 8, F_BRM, 2, 0x0fbe, d, R_(s));
+    else if (from == 2)
+        enc(g, 8, 0, 2, 0x0fbf, d, R_(s));
+    else if (from == 4)
+        enc(g, 8, 0, 1, 0x63, d, R_(s));
+    else if (d != s)
+        mov_rr(g, 8, d, s);
+}
+
+static void lea(Cg *g, int sz, int d, Rm m)
+{
+    enc(g, sz, 0, 1, 0x8d, d, m);
+}
+
+static void setcc(Cg *g, int cc, int r)
+{
+    enc(g, 4, F_BRM, 2, (uint32_t)(0x0f90 + cc), 0, R_(r));
+}
+
+static void cmov(Cg *g, int sz, int cc, int d, int s)
+{
+    enc(g, sz, 0, 2, (uint32_t)(0x0f40 + cc), d, R_(s));
+}
+
+static void bt_ri(Cg *g, int sz, int r, int bit)
+{
+    enc(g, sz, 0, 2, 0x0fba, 4, R_(r));
+    put1(g, (uint8_t)bit);
+}
+
+static void push_r(Cg *g, int r)
+{
+    if (r & 8)
+        put1(g, 0x41);
+    put1(g, (uint8_t)(0x50 + (r & 7)));
+}
+
+static void pop_r(Cg *g, int r)
+{
+    if (r & 8)
+        put1(g, 0x41);
+    put1(g, (uint8_t)(0x58 + (r & 7)));
+}
+
+static void rsp_adjust(Cg *g, bool sub)
+{
+    enc(g, 8, 0, 1, 0x83, sub ? 5 : 0, R_(RSP));
+    put1(g, 8);
+}
+
+/* zero-extend r in place from size (1, 2, 4; 8: nothing), keeping the flags */
+static void mask_reg(Cg *g, int r, int size)
+{
+    if (size < 8)
+        movzx(g, r, r, size);
+}
+
+/* ---- labels ---- */
+
+static int new_label(Cg *g)
+{
+    if (g->nlab == g->caplab) {
+        g->caplab = g->caplab ? g->caplab * 2 : 64;
+        g->lab = g_renew(Label, g->lab, g->caplab);
+    }
+    g->lab[g->nlab] = (Label){-1, 0};
+    return g->nlab++;
+}
+
+static void bind(Cg *g, int l)
+{
+    g->lab[l].buf = (int8_t)g->cur;
+    g->lab[l].off = g->buf[g->cur].len;
+}
+
+static void add_fixup(Cg *g, int label, uint8_t *abs)
+{
+    if (g->nfix == g->capfix) {
+        g->capfix = g->capfix ? g->capfix * 2 : 64;
+        g->fix = g_renew(Fixup, g->fix, g->capfix);
+    }
+    g->fix[g->nfix++] = (Fixup){(int8_t)g->cur, g->buf[g->cur].len, label, abs};
+    put4(g, 0);
+}
+
+static void jmp_l(Cg *g, int l)
+{
+    put1(g, 0xe9);
+    add_fixup(g, l, NULL);
+}
+
+static void jcc_l(Cg *g, int cc, int l)
+{
+    put1(g, 0x0f);
+    put1(g, (uint8_t)(0x80 + cc));
+    add_fixup(g, l, NULL);
+}
+
+static void jmp_abs(Cg *g, uint8_t *target)
+{
+    put1(g, 0xe9);
+    add_fixup(g, -1, target);
+}
+
+static void call_abs(Cg *g, const void *fn)
+{
+    mov_ri(g, RS1, (uint64_t)(uintptr_t)fn);
+    enc(g, 4, 0, 1, 0xff, 2, R_(RS1)); /* call r11 */
+}
+
+/* ---- values and registers ---- */
+
+static inline Val VC(uint64_t imm)
+{
+    return (Val){VCONST, -1, imm};
+}
+static inline Val VR(int r)
+{
+    return (Val){VREG, (int8_t)r, 0};
+}
+
+static void hold(Cg *g, int r)
+{
+    g->refs[r]++;
+}
+
+static void release(Cg *g, int r)
+{
+    if (--g->refs[r] < 0)
+        cg_fail(g, "internal error: register released twice");
+}
+
+static void vhold(Cg *g, Val v)
+{
+    if (v.kind == VREG)
+        hold(g, v.reg);
+}
+
+static void vrelease(Cg *g, Val v)
+{
+    if (v.kind == VREG)
+        release(g, v.reg);
+}
+
+static unsigned vwid(Cg *g, Val v)
+{
+    if (v.kind == VREG)
+        return g->wid[v.reg];
+    return v.imm <= 0xff ? 1 : v.imm <= 0xffff ? 2 : v.imm <= 0xffffffffull ? 4 : 8;
+}
+
+static void greg_drop(Cg *g, int i);
+
+/* A free register, owned by the caller (one reference). Evicts a cached guest register (a
+ * clean one first) when none is free. */
+static int ralloc(Cg *g)
+{
+    for (int i = 0; i < NALLOC; i++) {
+        int r = alloc_order[i];
+        if (!g->refs[r]) {
+            g->refs[r] = 1;
+            g->wid[r] = 8;
+            return r;
+        }
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < CPU_NR_GPRS; i++) {
+            GEnt *e = &g->gr[i];
+            if (e->reg >= 0 && g->refs[e->reg] == 1 && (pass || !e->dirty)) {
+                int r = e->reg;
+                greg_drop(g, i);
+                g->refs[r] = 1;
+                g->wid[r] = 8;
+                return r;
+            }
+        }
+    }
+    cg_fail(g, "out of host registers");
+}
+
+static Val tget(Cg *g, int t)
+{
+    return g->t[t].kind == VNONE ? VC(0) : g->t[t];
+}
+
+/* temp t = v (v's reference passes to t) */
+static void tset(Cg *g, int t, Val v)
+{
+    vrelease(g, g->t[t]);
+    g->t[t] = v;
+}
+
+/* r = v (64 bits) */
+static void load_val(Cg *g, int r, Val v)
+{
+    if (v.kind == VREG) {
+        if (v.reg != r)
+            mov_rr(g, 8, r, v.reg);
+        g->wid[r] = g->wid[v.reg];
+    } else {
+        mov_ri(g, r, v.imm);
+        g->wid[r] = (uint8_t)vwid(g, v);
+    }
+}
+
+/* the register holding v, or v loaded into scratch */
+static int reg_of(Cg *g, Val v, int scratch)
+{
+    if (v.kind == VREG)
+        return v.reg;
+    mov_ri(g, scratch, v.imm);
+    return scratch;
+}
+
+/* v zero-extended from size, as an owned value (alu.c masks its operands first) */
+static Val masked(Cg *g, Val v, unsigned size)
+{
+    if (v.kind == VCONST)
+        return VC(v.imm & size_mask(size));
+    if (g->wid[v.reg] <= size) {
+        hold(g, v.reg);
+        return v;
+    }
+    int r = ralloc(g);
+    movzx(g, r, v.reg, (int)size);
+    g->wid[r] = (uint8_t)size;
+    return VR(r);
+}
+
+/* d <op>= v at operand size sz (v constant or register) */
+static void alu_v(Cg *g, int sz, int opn, int d, Val v)
+{
+    if (v.kind == VREG) {
+        alu_rr(g, sz, opn, d, v.reg);
+    } else if (sz < 8 || is_s32(v.imm)) {
+        alu_ri(g, sz, opn, R_(d), v.imm);
+    } else {
+        mov_ri(g, RS1, v.imm);
+        alu_rr(g, sz, opn, d, RS1);
+    }
+}
+
+/* [m] = v (64 bits) */
+static void store_val(Cg *g, Rm m, Val v)
+{
+    if (v.kind == VREG) {
+        store(g, 8, m, v.reg);
+    } else if (is_s32(v.imm)) {
+        store_imm(g, 8, m, v.imm);
+    } else {
+        mov_ri(g, RS1, v.imm);
+        store(g, 8, m, RS1);
+    }
+}
+
+/* ---- the guest register cache ---- */
+
+static Rm greg_mem(int i)
+{
+    return ENV(OFF_REG(i));
+}
+
+static void greg_drop(Cg *g, int i)
+{
+    GEnt *e = &g->gr[i];
+    if (e->reg < 0)
+        return;
+    if (e->dirty)
+        store(g, e->full ? 8 : 4, greg_mem(i), e->reg);
+    release(g, e->reg);
+    e->reg = -1;
+    e->dirty = false;
+}
+
+/* Host register caching guest register i; full: all 64 bits needed. */
+static int greg(Cg *g, int i, bool full)
+{
+    GEnt *e = &g->gr[i];
+    if (e->reg >= 0 && (e->full || !full))
+        return e->reg;
+    greg_drop(g, i);
+    int r = ralloc(g);
+    load(g, full ? 8 : 4, r, greg_mem(i));
+    g->wid[r] = full ? 8 : 4;
+    e->reg = (int8_t)r;
+    e->dirty = false;
+    e->full = full;
+    return r;
+}
+
+/* Guest register i's cache register, loaded and not shared (to be modified in place). */
+static int greg_own(Cg *g, int i)
+{
+    int r = greg(g, i, false);
+    if (g->refs[r] > 1) {
+        int n = ralloc(g);
+        mov_rr(g, 8, n, r);
+        g->wid[n] = g->wid[r];
+        release(g, r);
+        g->gr[i].reg = (int8_t)n;
+        r = n;
+    }
+    return r;
+}
+
+/* guest register i = register r (r's reference passes to the cache) */
+static void greg_set(Cg *g, int i, int r, bool full)
+{
+    GEnt *e = &g->gr[i];
+    if (e->reg >= 0)
+        release(g, e->reg);
+    e->reg = (int8_t)r;
+    e->dirty = true;
+    e->full = full;
+}
+
+static void wb_emit(Cg *g)
+{
+    for (int i = 0; i < CPU_NR_GPRS; i++) {
+        GEnt *e = &g->gr[i];
+        if (e->reg >= 0 && e->dirty)
+            store(g, e->full ? 8 : 4, greg_mem(i), e->reg);
+    }
+}
+
+static void wb_commit(Cg *g)
+{
+    wb_emit(g);
+    for (int i = 0; i < CPU_NR_GPRS; i++)
+        g->gr[i].dirty = false;
+}
+
+static void gcache_drop_all(Cg *g)
+{
+    for (int i = 0; i < CPU_NR_GPRS; i++)
+        greg_drop(g, i);
+}
+
+/* ---- pending flags ---- */
+
+static void pcc_clear(Cg *g)
+{
+    Pcc *p = &g->cc;
+    if (!p->active)
+        return;
+    vrelease(g, p->dst);
+    vrelease(g, p->s1);
+    vrelease(g, p->s2);
+    p->active = false;
+}
+
+/* the values' references pass to the record */
+static void pcc_set(Cg *g, int op, unsigned size, Val dst, Val s1, Val s2, int derive)
+{
+    pcc_clear(g);
+    g->cc = (Pcc){true, (uint8_t)op, (uint8_t)size, (uint8_t)derive, dst, s1, s2};
+}
+
+/* The record's dst, computed into scratch RS0 if derived (clobbers the flags then). */
+static Val pcc_dst(Cg *g)
+{
+    Pcc *p = &g->cc;
+    if (p->derive == D_NONE)
+        return p->dst;
+    load_val(g, RS0, p->s1);
+    if (p->derive == D_DST_SUB) {
+        alu_v(g, 8, A_SUB, RS0, p->s2);
+        mask_reg(g, RS0, p->size);
+    } else {
+        alu_v(g, 8, A_AND, RS0, p->s2);
+    }
+    return VR(RS0);
+}
+
+/* Store the pending record in env->cc (the hot state is not changed). */
+static void cc_emit_store(Cg *g)
+{
+    Pcc *p = &g->cc;
+    if (!p->active)
+        return;
+    store_imm(g, 4, ENV(OFF(cc.op)), p->op);
+    store_imm(g, 4, ENV(OFF(cc.size)), p->size);
+    store_val(g, ENV(OFF(cc.dst)), pcc_dst(g));
+    if (p->op == CC_OP_LOGIC) {
+        store_imm(g, 8, ENV(OFF(cc.src1)), 0);
+        store_imm(g, 8, ENV(OFF(cc.src2)), 0);
+    } else {
+        store_val(g, ENV(OFF(cc.src1)), p->s1);
+        store_val(g, ENV(OFF(cc.src2)), p->s2);
+    }
+}
+
+static void cc_commit(Cg *g)
+{
+    if (!g->cc.active)
+        return;
+    cc_emit_store(g);
+    pcc_clear(g);
+    g->hf = false;
+}
+
+/* ---- calls ---- */
+
+enum { ARG_VAL, ARG_ENV, ARG_ENVOFF };
+typedef struct Arg {
+    int kind;
+    Val v;
+    int32_t off;
+} Arg;
+
+static Arg AV(Val v)
+{
+    return (Arg){ARG_VAL, v, 0};
+}
+static Arg AI(uint64_t imm)
+{
+    return (Arg){ARG_VAL, VC(imm), 0};
+}
+
+/* Call fn(args...) keeping every live caller-saved register (except those in keep_out). The
+ * result is left in RS0. Clobbers the flags. */
+static void emit_call(Cg *g, const void *fn, int nargs, const Arg *args, uint32_t keep_out)
+{
+    static const int8_t argreg[] = {RDI, RSI, RDX, RCX, R8, R9};
+    uint32_t save = 0;
+    for (int r = 0; r < 16; r++)
+        if (g->refs[r] > 0 && (CALLER_SAVED >> r & 1) && !(keep_out >> r & 1))
+            save |= 1u << r;
+    int n = __builtin_popcount(save);
+    for (int r = 0; r < 16; r++)
+        if (save >> r & 1)
+            push_r(g, r);
+    if (n & 1)
+        rsp_adjust(g, true);
+    /* register arguments through the stack, so no source is overwritten before it is read */
+    for (int i = 0; i < nargs; i++)
+        if (args[i].kind == ARG_VAL && args[i].v.kind == VREG)
+            push_r(g, args[i].v.reg);
+    for (int i = nargs - 1; i >= 0; i--)
+        if (args[i].kind == ARG_VAL && args[i].v.kind == VREG)
+            pop_r(g, argreg[i]);
+    for (int i = 0; i < nargs; i++) {
+        if (args[i].kind == ARG_VAL && args[i].v.kind == VCONST)
+            mov_ri(g, argreg[i], args[i].v.imm);
+        else if (args[i].kind == ARG_ENV)
+            mov_rr(g, 8, argreg[i], RENV);
+        else if (args[i].kind == ARG_ENVOFF)
+            lea(g, 8, argreg[i], ENV(args[i].off));
+    }
+    call_abs(g, fn);
+    mov_rr(g, 8, RS0, RAX);
+    if (n & 1)
+        rsp_adjust(g, false);
+    for (int r = 15; r >= 0; r--)
+        if (save >> r & 1)
+            pop_r(g, r);
+    g->hf = false;
+}
+
+/* Guest state exact for a call that may fault: instruction count and EIP (registers and flags
+ * are the caller's business). */
+static void emit_sync(Cg *g)
+{
+    load(g, 8, RS0, ENV(OFF(jit_insns_base)));
+    lea(g, 8, RS0, MX(RS0, RCNT, (int32_t)g->nins));
+    store(g, 8, ENV(OFF(st.insns)), RS0);
+    mov_ri(g, RS0, g->eip);
+    store(g, 8, ENV(OFF(cur_eip)), RS0);
+}
+
+/* ---- exits ---- */
+
+static void emit_leave(Cg *g, uint64_t eip, JitSlot *slot, unsigned nins)
+{
+    wb_emit(g);
+    cc_emit_store(g);
+    if (nins)
+        lea(g, 8, RCNT, M_(RCNT, (int32_t)nins));
+    if (slot) {
+        int k = (int)(slot - g->jb->slots);
+        put1(g, 0xe9);
+        g->slot_pos[k] = ((uint32_t)g->cur << 31) | g->buf[g->cur].len;
+        put4(g, 0);
+    }
+    mov_ri(g, RS0, eip);
+    store(g, 8, ENV(OFF(s.rip)), RS0);
+    mov_ri(g, RAX, (uint64_t)(uintptr_t)slot);
+    jmp_abs(g, g->jit->epilogue);
+}
+
+static JitSlot *new_slot(Cg *g, uint64_t eip)
+{
+    if (!g->chainable)
+        return NULL;
+    JitSlot *s = &g->jb->slots[g->jb->nslots++];
+    s->from = g->b;
+    s->eip = eip;
+    return s;
+}
+
+/* ---- slow paths ---- */
+
+/* Where C code learns whether an access ended in RAM: if not, compiled code returns to dbt_exec
+ * at the next block boundary (a device may want an interrupt or a stop looked at). */
+static void after_slow(DbtCpu *env, int seg, uint64_t off, bool write)
+{
+    uint64_t lin = (env->s.seg[seg].base + off) & 0xffffffffull;
+    const TlbEntry *e = &env->tlb[(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+    if ((write ? e->write_tag : e->read_tag) != (lin & DBT_PAGE_MASK))
+        env->jit_limit = 0;
+}
+
+static uint64_t jit_slow_ld(DbtCpu *env, uint64_t off, uint64_t segsize)
+{
+    int seg = (int)(segsize & 0xff);
+    uint64_t v = dbt_ld(env, seg, off, (unsigned)(segsize >> 8));
+    after_slow(env, seg, off, false);
+    return v;
+}
+
+static uint64_t jit_slow_st(DbtCpu *env, uint64_t off, uint64_t val, uint64_t segsize)
+{
+    int seg = (int)(segsize & 0xff);
+    dbt_st(env, seg, off, val, (unsigned)(segsize >> 8));
+    after_slow(env, seg, off, true);
+    return 0;
+}
+
+static void *jit_lookup(DbtCpu *env, uint64_t mode)
+{
+    uint64_t base = env->s.seg[S_CS].base;
+    uint64_t pc = (base + env->s.rip) & 0xffffffffull;
+    Block *b = env->jc[dbt_jc_index(pc)];
+    env->st.jit_lookups++;
+    if (b && b->pc == pc && b->mode == (uint32_t)mode && b->cs_base == base)
+        return b->host_code;
+    return NULL;
+}
+
+/* ---- IR ops ---- */
+
+static bool live_after(Cg *g, int i, int t)
+{
+    return (g->live[i] >> t) & 1;
+}
+
+static void gen_getr(Cg *g, const IrOp *o)
+{
+    int i = o->aux & 0xf;
+    unsigned size = o->size;
+    if (o->aux & IR_HI8) {
+        int d = ralloc(g);
+        if (g->gr[i].reg < 0 || !g->gr[i].dirty) {
+            load(g, 1, d, ENV(OFF_REG(i) + 1));
+        } else {
+            mov_rr(g, 4, d, g->gr[i].reg);
+            shift_ri(g, 4, SH_SHR, d, 8);
+            movzx(g, d, d, 1);
+            g->hf = false;
+        }
+        g->wid[d] = 1;
+        tset(g, o->d, VR(d));
+        return;
+    }
+    int r = greg(g, i, size >= 8);
+    if (g->wid[r] <= size) {
+        hold(g, r);
+        tset(g, o->d, VR(r));
+        return;
+    }
+    int d = ralloc(g);
+    movzx(g, d, r, (int)size);
+    g->wid[d] = (uint8_t)size;
+    tset(g, o->d, VR(d));
+}
+
+static void gen_setr(Cg *g, const IrOp *o)
+{
+    int i = o->aux & 0xf;
+    Val v = tget(g, o->a);
+    switch (o->size) {
+    case 8:
+    case 4: {
+        int r;
+        if (v.kind == VREG && (o->size == 8 || g->wid[v.reg] <= 4)) {
+            r = v.reg;
+            hold(g, r);
+        } else {
+            r = ralloc(g);
+            if (v.kind == VREG) {
+                mov_rr(g, 4, r, v.reg);
+                g->wid[r] = 4;
+            } else {
+                load_val(g, r, VC(o->size == 8 ? v.imm : v.imm & 0xffffffffull));
+            }
+        }
+        greg_set(g, i, r, true);
+        return;
+    }
+    case 2:
+    case 1: {
+        int r = greg_own(g, i);
+        if (o->aux & IR_HI8) {
+            if (v.kind == VREG) {
+                movzx(g, RS1, v.reg, 1);
+                shift_ri(g, 4, SH_SHL, RS1, 8);
+                alu_ri(g, 8, A_AND, R_(r), 0xffffffffffff00ffull);
+                alu_rr(g, 8, A_OR, r, RS1);
+            } else {
+                alu_ri(g, 8, A_AND, R_(r), 0xffffffffffff00ffull);
+                if (v.imm & 0xff)
+                    alu_ri(g, 8, A_OR, R_(r), (v.imm & 0xff) << 8);
+            }
+            g->hf = false;
+            if (g->wid[r] < 2)
+                g->wid[r] = 2;
+        } else {
+            if (v.kind == VREG) {
+                if (o->size == 1)
+                    enc(g, 1, F_BREG | F_BRM, 1, 0x88, v.reg, R_(r));
+                else
+                    enc(g, 2, 0, 1, 0x89, v.reg, R_(r));
+            } else {
+                if (o->size == 1) {
+                    enc(g, 1, F_BRM, 1, 0xc6, 0, R_(r));
+                    put1(g, (uint8_t)v.imm);
+                } else {
+                    enc(g, 2, 0, 1, 0xc7, 0, R_(r));
+                    put1(g, (uint8_t)v.imm);
+                    put1(g, (uint8_t)(v.imm >> 8));
+                }
+            }
+            if (g->wid[r] < o->size)
+                g->wid[r] = o->size;
+        }
+        g->gr[i].dirty = true;
+        return;
+    }
+    default:
+        cg_fail(g, "SETR size");
+    }
+}
+
+/* Memory access through segment o->aux: the inline checks, the TLB, the slow path. */
+static void gen_mem(Cg *g, const IrOp *o, bool st)
+{
+    int seg = o->aux, size = o->size;
+    Val a = tget(g, o->a);
+    Val v = st ? tget(g, o->b) : VC(0);
+    int ra, dst = -1, tmp;
+    bool ra_own = false;
+    if (a.kind == VCONST) {
+        ra = ralloc(g);
+        mov_ri(g, ra, a.imm);
+        ra_own = true;
+    } else {
+        ra = a.reg;
+    }
+    if (st) {
+        tmp = ralloc(g);
+    } else {
+        dst = ralloc(g);
+        tmp = dst;
+    }
+    int l_slow = new_label(g), l_join = new_label(g), l_segok = new_label(g);
+    int32_t so = OFF_SEG(seg);
+
+    /* segment: offset + size - 1 <= limit, then the type */
+    lea(g, 8, RS0, M_(ra, size - 1));
+    load(g, 4, RS1, ENV(so + (int32_t)offsetof(SegCache, limit)));
+    alu_rr(g, 8, A_CMP, RS0, RS1);
+    jcc_l(g, HC_A, l_slow);
+    load(g, 1, RS1, ENV(so + (int32_t)offsetof(SegCache, attr)));
+    alu_ri(g, 4, A_AND, R_(RS1), st ? 0x8e : 0x8c);
+    alu_ri(g, 4, A_CMP, R_(RS1), st ? 0x82 : 0x80);
+    if (st) {
+        jcc_l(g, HC_NE, l_slow);
+    } else {
+        /* not a plain data segment: a readable code segment will do for a load */
+        int l_code = new_label(g);
+        jcc_l(g, HC_NE, l_code);
+        g->cur = COLD;
+        bind(g, l_code);
+        load(g, 1, RS1, ENV(so + (int32_t)offsetof(SegCache, attr)));
+        alu_ri(g, 4, A_AND, R_(RS1), 0x8a);
+        alu_ri(g, 4, A_CMP, R_(RS1), 0x8a);
+        jcc_l(g, HC_NE, l_slow);
+        jmp_l(g, l_segok);
+        g->cur = HOT;
+    }
+    bind(g, l_segok);
+    /* linear address, TLB entry, tag of the last byte's page against the first's entry */
+    load(g, 8, RS0, ENV(so + (int32_t)offsetof(SegCache, base)));
+    alu_rr(g, 8, A_ADD, RS0, ra);
+    mov_rr(g, 4, RS0, RS0);
+    mov_rr(g, 4, RS1, RS0);
+    shift_ri(g, 4, SH_SHR, RS1, DBT_PAGE_BITS - 5);
+    alu_ri(g, 4, A_AND, R_(RS1), (DBT_TLB_SIZE - 1) << 5);
+    lea(g, 8, tmp, M_(RS0, size - 1));
+    alu_ri(g, 8, A_AND, R_(tmp), DBT_PAGE_MASK);
+    alu_rm(g, 8, A_CMP, tmp,
+           MX(RENV, RS1,
+              OFF(tlb) +
+                  (int32_t)(st ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag))));
+    jcc_l(g, HC_NE, l_slow);
+    load(g, 8, RS1, MX(RENV, RS1, OFF(tlb) + (int32_t)offsetof(TlbEntry, addend)));
+    if (st) {
+        Rm m = MX(RS1, RS0, 0);
+        if (v.kind == VREG)
+            store(g, size, m, v.reg);
+        else if (size < 8 || is_s32(v.imm))
+            store_imm(g, size, m, v.imm);
+        else
+            mov_ri(g, tmp, v.imm), store(g, 8, m, tmp);
+    } else {
+        load(g, size, dst, MX(RS1, RS0, 0));
+    }
+    bind(g, l_join);
+
+    /* slow path: exact guest state, then dbt_ld/dbt_st */
+    g->cur = COLD;
+    bind(g, l_slow);
+    wb_emit(g);
+    cc_emit_store(g);
+    emit_sync(g);
+    uint64_t segsize = (uint64_t)seg | (uint64_t)size << 8;
+    if (st) {
+        Arg args[] = {{ARG_ENV, VC(0), 0}, AV(VR(ra)), AV(v), AI(segsize)};
+        emit_call(g, (const void *)jit_slow_st, 4, args, 0);
+    } else {
+        Arg args[] = {{ARG_ENV, VC(0), 0}, AV(VR(ra)), AI(segsize)};
+        emit_call(g, (const void *)jit_slow_ld, 3, args, 1u << dst);
+        mov_rr(g, 8, dst, RS0);
+    }
+    jmp_l(g, l_join);
+    g->cur = HOT;
+
+    g->hf = false;
+    if (ra_own)
+        release(g, ra);
+    if (st) {
+        release(g, tmp);
+        g->smc_check = true;
+    } else {
+        g->wid[dst] = (uint8_t)size;
+        tset(g, o->d, VR(dst));
+    }
+}
+
+/* Static evaluation of a condition when the whole pending record is constant. */
+static bool pcc_const(Cg *g, CcState *cs)
+{
+    Pcc *p = &g->cc;
+    if (!p->active || p->s1.kind != VCONST || p->s2.kind != VCONST ||
+        (p->derive == D_NONE && p->dst.kind != VCONST))
+        return false;
+    uint64_t dst = p->dst.imm;
+    if (p->derive == D_DST_SUB)
+        dst = (p->s1.imm - p->s2.imm) & size_mask(p->size);
+    else if (p->derive == D_DST_AND)
+        dst = p->s1.imm & p->s2.imm;
+    cs->op = p->op;
+    cs->size = p->size;
+    cs->dst = dst;
+    cs->src1 = p->op == CC_OP_LOGIC ? 0 : p->s1.imm;
+    cs->src2 = p->op == CC_OP_LOGIC ? 0 : p->s2.imm;
+    return true;
+}
+
+/* Recompute the host flags of an ADD/SUB/LOGIC/INC/DEC record from its values. */
+static bool regen_flags(Cg *g)
+{
+    Pcc *p = &g->cc;
+    int sz = p->size;
+    switch (p->op) {
+    case CC_OP_SUB: {
+        int r = reg_of(g, p->s1, RS0);
+        alu_v(g, sz, A_CMP, r, p->s2);
+        break;
+    }
+    case CC_OP_ADD:
+        load_val(g, RS0, p->s1);
+        alu_v(g, sz, A_ADD, RS0, p->s2);
+        break;
+    case CC_OP_LOGIC:
+        if (p->derive == D_DST_AND) {
+            Val x = p->s1, y = p->s2;
+            if (x.kind == VCONST) {
+                Val t = x;
+                x = y;
+                y = t;
+            }
+            int r = reg_of(g, x, RS0);
+            if (y.kind == VREG)
+                test_rr(g, sz, r, y.reg);
+            else if (sz < 8 || is_s32(y.imm))
+                test_ri(g, sz, r, y.imm);
+            else
+                mov_ri(g, RS1, y.imm), test_rr(g, sz, r, RS1);
+        } else {
+            int r = reg_of(g, p->dst, RS0);
+            test_rr(g, sz, r, r);
+        }
+        break;
+    case CC_OP_INC:
+    case CC_OP_DEC:
+        load_val(g, RS0, p->s1);
+        incdec(g, sz, p->op == CC_OP_DEC, RS0);
+        break;
+    default:
+        return false;
+    }
+    g->hf = true;
+    return true;
+}
+
+/* Set the host flags so that host condition *hc is guest condition cond of the pending record.
+ * Returns 1 (use *hc), 2 (constant *val), 0 (not inline: the caller falls back). */
+static int cond_inline(Cg *g, int cond, int *hc, bool *val)
+{
+    Pcc *p = &g->cc;
+    CcState cs;
+    if (pcc_const(g, &cs)) {
+        *val = cc_cond(&cs, cond);
+        return 2;
+    }
+    if (!p->active)
+        return 0;
+    int base = cond >> 1;
+    switch (p->op) {
+    case CC_OP_ADD:
+    case CC_OP_SUB:
+    case CC_OP_LOGIC:
+    case CC_OP_ADC:
+    case CC_OP_SBB:
+        if (!g->hf && !regen_flags(g))
+            return 0;
+        *hc = cond;
+        return 1;
+    case CC_OP_INC:
+    case CC_OP_DEC:
+        if (base == 1) { /* B / AE: the preserved carry */
+            if (p->s2.kind == VCONST) {
+                *val = (p->s2.imm != 0) ^ (cond & 1);
+                return 2;
+            }
+            test_rr(g, 8, p->s2.reg, p->s2.reg);
+            g->hf = false;
+            *hc = (cond & 1) ? HC_E : HC_NE;
+            return 1;
+        }
+        if (base == 3)
+            return 0;
+        if (!g->hf)
+            regen_flags(g);
+        *hc = cond;
+        return 1;
+    case CC_OP_SHL:
+    case CC_OP_SHR:
+        if (base == 2 || base == 4 || base == 5) { /* Z, S, P come from dst alone */
+            int r = reg_of(g, p->dst, RS0);
+            test_rr(g, p->size, r, r);
+            g->hf = false;
+            *hc = cond;
+            return 1;
+        }
+        if (base == 1) { /* CF: top bit (SHL) or bit 0 (SHR) of s1 */
+            int r = reg_of(g, p->s1, RS0);
+            bt_ri(g, 8, r, p->op == CC_OP_SHL ? p->size * 8 - 1 : 0);
+            g->hf = false;
+            *hc = cond; /* B = CF set, AE = CF clear */
+            return 1;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* cond into a new register via cc_cond() on the stored record */
+static int cond_call(Cg *g, int cond)
+{
+    cc_commit(g);
+    int d = ralloc(g);
+    Arg args[] = {{ARG_ENVOFF, VC(0), OFF(cc)}, AI((uint64_t)cond)};
+    emit_call(g, (const void *)cc_cond, 2, args, 1u << d);
+    movzx(g, d, RS0, 1);
+    g->wid[d] = 1;
+    return d;
+}
+
+static void gen_cond(Cg *g, const IrOp *o)
+{
+    int hc;
+    bool val;
+    switch (cond_inline(g, o->aux, &hc, &val)) {
+    case 2:
+        tset(g, o->d, VC(val));
+        return;
+    case 1: {
+        int d = ralloc(g);
+        setcc(g, hc, d);
+        movzx(g, d, d, 1);
+        g->wid[d] = 1;
+        tset(g, o->d, VR(d));
+        return;
+    }
+    default:
+        tset(g, o->d, VR(cond_call(g, o->aux)));
+    }
+}
+
+/* the carry flag of the pending record as a value (owned) */
+static Val carry_val(Cg *g)
+{
+    Pcc *p = &g->cc;
+    CcState cs;
+    if (pcc_const(g, &cs))
+        return VC(cc_carry(&cs));
+    if (p->active) {
+        switch (p->op) {
+        case CC_OP_LOGIC:
+            return VC(0);
+        case CC_OP_INC:
+        case CC_OP_DEC:
+            vhold(g, p->s2);
+            return p->s2;
+        case CC_OP_ADD:
+        case CC_OP_SUB:
+        case CC_OP_ADC:
+        case CC_OP_SBB:
+            if (g->hf || regen_flags(g)) {
+                int d = ralloc(g);
+                setcc(g, HC_B, d);
+                movzx(g, d, d, 1);
+                g->wid[d] = 1;
+                return VR(d);
+            }
+            break;
+        case CC_OP_SHL:
+        case CC_OP_SHR: {
+            int d = ralloc(g);
+            load_val(g, d, p->s1);
+            if (p->op == CC_OP_SHL)
+                shift_ri(g, 8, SH_SHR, d, p->size * 8 - 1);
+            alu_ri(g, 4, A_AND, R_(d), 1);
+            g->wid[d] = 1;
+            g->hf = false;
+            return VR(d);
+        }
+        }
+    }
+    cc_commit(g);
+    int d = ralloc(g);
+    Arg args[] = {{ARG_ENVOFF, VC(0), OFF(cc)}};
+    emit_call(g, (const void *)cc_carry, 1, args, 1u << d);
+    movzx(g, d, RS0, 1);
+    g->wid[d] = 1;
+    return VR(d);
+}
+
+/* Set the host carry flag to the pending record's CF, right before an ADC/SBB. */
+static bool carry_to_host(Cg *g)
+{
+    Pcc *p = &g->cc;
+    CcState cs;
+    if (pcc_const(g, &cs)) {
+        put1(g, cc_carry(&cs) ? 0xf9 : 0xf8); /* stc / clc */
+        return true;
+    }
+    if (!p->active)
+        return false;
+    switch (p->op) {
+    case CC_OP_ADD:
+    case CC_OP_SUB:
+    case CC_OP_ADC:
+    case CC_OP_SBB:
+    case CC_OP_LOGIC:
+        return g->hf || regen_flags(g);
+    case CC_OP_INC:
+    case CC_OP_DEC:
+        if (p->s2.kind == VCONST)
+            put1(g, p->s2.imm ? 0xf9 : 0xf8);
+        else
+            bt_ri(g, 8, p->s2.reg, 0);
+        return true;
+    case CC_OP_SHL:
+    case CC_OP_SHR: {
+        int r = reg_of(g, p->s1, RS0);
+        bt_ri(g, 8, r, p->op == CC_OP_SHL ? p->size * 8 - 1 : 0);
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+/* alu_exec() in C, on the stored record */
+static void alu_call(Cg *g, const IrOp *o, int i)
+{
+    cc_commit(g);
+    Val a = tget(g, o->a), b = tget(g, o->b);
+    bool dlive = live_after(g, i, o->d);
+    int d = dlive ? ralloc(g) : -1;
+    Arg args[] = {AI(o->aux), AI(o->size), AV(a), AV(b), {ARG_ENVOFF, VC(0), OFF(cc)}};
+    emit_call(g, (const void *)alu_exec, 5, args, d >= 0 ? 1u << d : 0);
+    if (d >= 0) {
+        mov_rr(g, 8, d, RS0);
+        g->wid[d] = (uint8_t)o->size;
+        tset(g, o->d, VR(d));
+    }
+}
+
+static void gen_alu(Cg *g, const IrOp *o, int i)
+{
+    unsigned size = o->size;
+    int sz = (int)size;
+    Val a = tget(g, o->a), b = tget(g, o->b);
+    bool dlive = live_after(g, i, o->d);
+
+    switch (o->aux) {
+    case ALU_CMP:
+    case ALU_TEST:
+        if (!dlive) {
+            Val s1 = masked(g, a, size), s2 = masked(g, b, size);
+            Val x = s1, y = s2;
+            if (o->aux == ALU_TEST && x.kind == VCONST) {
+                x = s2;
+                y = s1;
+            }
+            int r = reg_of(g, x, RS0);
+            if (o->aux == ALU_CMP) {
+                alu_v(g, sz, A_CMP, r, y);
+            } else if (y.kind == VREG) {
+                test_rr(g, sz, r, y.reg);
+            } else if (sz < 8 || is_s32(y.imm)) {
+                test_ri(g, sz, r, y.imm);
+            } else {
+                mov_ri(g, RS1, y.imm);
+                test_rr(g, sz, r, RS1);
+            }
+            pcc_set(g, o->aux == ALU_CMP ? CC_OP_SUB : CC_OP_LOGIC, size, VC(0), s1, s2,
+                    o->aux == ALU_CMP ? D_DST_SUB : D_DST_AND);
+            g->hf = true;
+            return;
+        }
+        /* the result is wanted: compute it like SUB / AND */
+        __attribute__((fallthrough));
+    case ALU_ADD:
+    case ALU_SUB:
+    case ALU_AND:
+    case ALU_OR:
+    case ALU_XOR: {
+        static const int8_t hop[] = {
+            [ALU_ADD] = A_ADD, [ALU_SUB] = A_SUB, [ALU_AND] = A_AND, [ALU_OR] = A_OR,
+            [ALU_XOR] = A_XOR, [ALU_CMP] = A_SUB, [ALU_TEST] = A_AND};
+        int opn = hop[o->aux];
+        bool logic = opn != A_ADD && opn != A_SUB;
+        Val s1 = logic ? a : masked(g, a, size), s2 = logic ? b : masked(g, b, size);
+        int d = ralloc(g);
+        if (s1.kind == VREG)
+            mov_rr(g, sz == 8 ? 8 : 4, d, s1.reg);
+        else
+            mov_ri(g, d, s1.imm);
+        alu_v(g, sz, opn, d, s2);
+        if (sz < 4)
+            mask_reg(g, d, sz);
+        g->wid[d] = (uint8_t)size;
+        hold(g, d);
+        if (logic) {
+            pcc_set(g, CC_OP_LOGIC, size, VR(d), VC(0), VC(0), D_NONE);
+        } else {
+            pcc_set(g, opn == A_ADD ? CC_OP_ADD : CC_OP_SUB, size, VR(d), s1, s2, D_NONE);
+        }
+        g->hf = true;
+        tset(g, o->d, VR(d));
+        return;
+    }
+    case ALU_ADC:
+    case ALU_SBB: {
+        Pcc *p = &g->cc;
+        bool ok = p->active && (p->op <= CC_OP_DEC || p->op == CC_OP_SHL || p->op == CC_OP_SHR);
+        if (p->active && (p->op == CC_OP_ADC || p->op == CC_OP_SBB) && !g->hf)
+            ok = false;
+        if (!ok)
+            break;
+        Val s1 = masked(g, a, size), s2 = masked(g, b, size);
+        int d = ralloc(g);
+        load_val(g, d, s1);
+        if (!carry_to_host(g)) {
+            release(g, d);
+            vrelease(g, s1);
+            vrelease(g, s2);
+            break;
+        }
+        alu_v(g, sz, o->aux == ALU_ADC ? A_ADC : A_SBB, d, s2);
+        if (sz < 4)
+            mask_reg(g, d, sz);
+        g->wid[d] = (uint8_t)size;
+        hold(g, d);
+        pcc_set(g, o->aux == ALU_ADC ? CC_OP_ADC : CC_OP_SBB, size, VR(d), s1, s2, D_NONE);
+        g->hf = true;
+        tset(g, o->d, VR(d));
+        return;
+    }
+    case ALU_INC:
+    case ALU_DEC: {
+        Val c = carry_val(g);
+        Val s1 = masked(g, a, size);
+        int d = ralloc(g);
+        load_val(g, d, s1);
+        incdec(g, sz, o->aux == ALU_DEC, d);
+        if (sz < 4)
+            mask_reg(g, d, sz);
+        g->wid[d] = (uint8_t)size;
+        hold(g, d);
+        pcc_set(g, o->aux == ALU_INC ? CC_OP_INC : CC_OP_DEC, size, VR(d), s1, c, D_NONE);
+        g->hf = true;
+        tset(g, o->d, VR(d));
+        return;
+    }
+    case ALU_NEG: {
+        Val s2 = masked(g, a, size);
+        int d = ralloc(g);
+        load_val(g, d, s2);
+        grp3(g, sz, 3, d);
+        if (sz < 4)
+            mask_reg(g, d, sz);
+        g->wid[d] = (uint8_t)size;
+        hold(g, d);
+        pcc_set(g, CC_OP_SUB, size, VR(d), VC(0), s2, D_NONE);
+        g->hf = true;
+        tset(g, o->d, VR(d));
+        return;
+    }
+    case ALU_NOT: {
+        if (!dlive)
+            return;
+        if (a.kind == VCONST) {
+            tset(g, o->d, VC(~a.imm & size_mask(size)));
+            return;
+        }
+        int d = ralloc(g);
+        mov_rr(g, 8, d, a.reg);
+        grp3(g, sz == 8 ? 8 : 4, 2, d); /* not: the flags stay */
+        if (sz < 4)
+            mask_reg(g, d, sz);
+        g->wid[d] = (uint8_t)size;
+        tset(g, o->d, VR(d));
+        return;
+    }
+    case ALU_SHL:
+    case ALU_SAL:
+    case ALU_SHR:
+    case ALU_SAR: {
+        if (b.kind != VCONST)
+            break;
+        unsigned c = (unsigned)b.imm & (size == 8 ? 0x3f : 0x1f);
+        if (c == 0) { /* no change, flags kept */
+            tset(g, o->d, masked(g, a, size));
+            return;
+        }
+        int s = ralloc(g), d;
+        if (o->aux == ALU_SAR) {
+            if (a.kind == VCONST)
+                mov_ri(g, s, (uint64_t)((int64_t)(a.imm << (64 - 8 * size)) >> (64 - 8 * size)));
+            else
+                movsx(g, s, a.reg, sz);
+            if (c > 1)
+                shift_ri(g, 8, SH_SAR, s, (int)c - 1);
+            d = ralloc(g);
+            mov_rr(g, 8, d, s);
+            shift_ri(g, 8, SH_SAR, d, 1);
+            mask_reg(g, d, sz);
+        } else {
+            Val m = masked(g, a, size);
+            load_val(g, s, m);
+            vrelease(g, m);
+            d = ralloc(g);
+            if (o->aux == ALU_SHR) {
+                if (c > 1)
+                    shift_ri(g, 8, SH_SHR, s, (int)c - 1);
+                mov_rr(g, 8, d, s);
+                shift_ri(g, 8, SH_SHR, d, 1);
+            } else {
+                if (c > 1)
+                    shift_ri(g, 8, SH_SHL, s, (int)c - 1);
+                lea(g, 8, d, MX(s, s, 0));
+                mask_reg(g, d, sz);
+            }
+        }
+        g->wid[s] = 8;
+        g->wid[d] = (uint8_t)size;
+        hold(g, d);
+        pcc_set(g, o->aux == ALU_SHR || o->aux == ALU_SAR ? CC_OP_SHR : CC_OP_SHL, size, VR(d),
+                VR(s), VC(0), D_NONE);
+        g->hf = false;
+        tset(g, o->d, VR(d));
+        return;
+    }
+    default:
+        break;
+    }
+    alu_call(g, o, i);
+}
+
+/* IR_ADD, IR_SUB, IR_ADDI, IR_AND, IR_SHLI, IR_SEXT, IR_ZEXT: no flags */
+static void gen_arith(Cg *g, const IrOp *o)
+{
+    unsigned size = o->size;
+    uint64_t m = size_mask(size);
+    Val a = tget(g, o->a);
+    Val b = o->op == IR_ADDI ? VC(o->imm) : o->op == IR_SHLI ? VC(o->imm & 63) : tget(g, o->b);
+    bool unary = o->op == IR_SEXT || o->op == IR_ZEXT;
+    if (a.kind == VCONST && (unary || b.kind == VCONST)) {
+        uint64_t r = 0;
+        switch (o->op) {
+        case IR_ADD:
+        case IR_ADDI:
+            r = (a.imm + b.imm) & m;
+            break;
+        case IR_SUB:
+            r = (a.imm - b.imm) & m;
+            break;
+        case IR_AND:
+            r = a.imm & b.imm;
+            break;
+        case IR_SHLI:
+            r = (a.imm << b.imm) & m;
+            break;
+        case IR_SEXT:
+            r = size >= 8 ? a.imm
+                          : (uint64_t)((int64_t)(a.imm << (64 - 8 * size)) >> (64 - 8 * size));
+            break;
+        default:
+            r = a.imm & m;
+        }
+        tset(g, o->d, VC(r));
+        return;
+    }
+    if (o->op == IR_ZEXT && vwid(g, a) <= size) {
+        vhold(g, a);
+        tset(g, o->d, a);
+        return;
+    }
+    int d = ralloc(g);
+    int sz = size >= 8 ? 8 : 4;
+    switch (o->op) {
+    case IR_ADD:
+    case IR_ADDI:
+        if (a.kind == VCONST) {
+            Val t = a;
+            a = b;
+            b = t;
+        }
+        if (b.kind == VREG)
+            lea(g, sz, d, MX(a.reg, b.reg, 0));
+        else if (sz == 4 || is_s32(b.imm))
+            lea(g, sz, d, M_(a.reg, (int32_t)b.imm));
+        else
+            mov_ri(g, RS1, b.imm), lea(g, sz, d, MX(a.reg, RS1, 0));
+        if (size < 4)
+            mask_reg(g, d, (int)size);
+        g->wid[d] = (uint8_t)(size < 8 ? size : 8);
+        break;
+    case IR_SUB:
+        load_val(g, d, a);
+        alu_v(g, sz, A_SUB, d, b);
+        if (size < 4)
+            mask_reg(g, d, (int)size);
+        g->wid[d] = (uint8_t)(size < 8 ? size : 8);
+        g->hf = false;
+        break;
+    case IR_AND:
+        load_val(g, d, a);
+        alu_v(g, 8, A_AND, d, b);
+        g->wid[d] = (uint8_t)(vwid(g, a) < vwid(g, b) ? vwid(g, a) : vwid(g, b));
+        g->hf = false;
+        break;
+    case IR_SHLI:
+        load_val(g, d, a);
+        if (b.imm)
+            shift_ri(g, 8, SH_SHL, d, (int)b.imm);
+        mask_reg(g, d, (int)size);
+        g->wid[d] = (uint8_t)size;
+        g->hf = false;
+        break;
+    case IR_SEXT:
+        movsx(g, d, a.reg, (int)size);
+        g->wid[d] = 8;
+        break;
+    default: /* IR_ZEXT */
+        movzx(g, d, a.reg, (int)size);
+        g->wid[d] = (uint8_t)size;
+        break;
+    }
+    tset(g, o->d, VR(d));
+}
+
+static void gen_select(Cg *g, const IrOp *o)
+{
+    Val a = tget(g, o->a), b = tget(g, o->b), c = tget(g, o->c);
+    if (c.kind == VCONST) {
+        Val v = c.imm ? a : b;
+        vhold(g, v);
+        tset(g, o->d, v);
+        return;
+    }
+    int d = ralloc(g);
+    load_val(g, d, b);
+    test_rr(g, 8, c.reg, c.reg);
+    cmov(g, 8, HC_NE, d, reg_of(g, a, RS1));
+    g->wid[d] = (uint8_t)(vwid(g, a) > vwid(g, b) ? vwid(g, a) : vwid(g, b));
+    g->hf = false;
+    tset(g, o->d, VR(d));
+}
+
+/* Helpers after which compiled code may go straight on to the next block: they change no mode
+ * bit, IF, paging, device state or CS. Anything not named here makes the block return to
+ * dbt_exec at its exits. */
+static bool helper_chain_safe(const IrOp *o)
+{
+    IrHelper f = o->fn;
+    if (f == helper_string)
+        return (o->imm & 0xff) != STR_INS && (o->imm & 0xff) != STR_OUTS;
+    if (f == helper_load_seg)
+        return o->imm != S_SS && o->imm != S_CS;
+    return f == helper_mul || f == helper_div || f == helper_imul2 || f == helper_cmpxchg8b ||
+           f == helper_bswap || f == helper_pusha || f == helper_popa || f == helper_pushf ||
+           f == helper_sahf || f == helper_setflag || f == helper_high_half ||
+           f == helper_bt_disp || f == helper_bt || f == helper_bsf || f == helper_shld ||
+           f == helper_enter || f == helper_cpuid || f == helper_rdtsc || f == helper_mov_from_cr ||
+           f == helper_mov_from_dr || f == helper_bound || f == helper_bcd;
+}
+
+static void gen_helper(Cg *g, const IrOp *o, int i)
+{
+    Val a = tget(g, o->a), b = tget(g, o->b), c = tget(g, o->c);
+    wb_commit(g);
+    cc_commit(g);
+    emit_sync(g);
+    mov_ri(g, RS0, g->b->eip); /* as the interpreter leaves it during a block */
+    store(g, 8, ENV(OFF(s.rip)), RS0);
+    gcache_drop_all(g); /* the helper may read and write any guest register */
+    bool dlive = live_after(g, i, o->d);
+    int d = dlive ? ralloc(g) : -1;
+    Arg args[] = {{ARG_ENV, VC(0), 0}, AV(a), AV(b), AV(c), AI(o->imm)};
+    emit_call(g, (const void *)o->fn, 5, args, d >= 0 ? 1u << d : 0);
+    if (d >= 0) {
+        mov_rr(g, 8, d, RS0);
+        g->wid[d] = 8;
+        tset(g, o->d, VR(d));
+    }
+    g->smc_check = true;
+}
+
+static void gen_insn(Cg *g, const IrOp *o)
+{
+    if (g->smc_check) {
+        /* the last instruction may have rewritten this block: leave before this one */
+        int l = new_label(g);
+        alu_ri(g, 1, A_CMP, ENV(OFF(smc_hit)), 0);
+        jcc_l(g, HC_NE, l);
+        g->cur = COLD;
+        bind(g, l);
+        emit_leave(g, o->imm, NULL, g->nins);
+        g->cur = HOT;
+        g->hf = false;
+        g->smc_check = false;
+    }
+    g->nins++;
+    g->eip = o->imm;
+}
+
+static void gen_exit_cond(Cg *g, const IrOp *o, int hc)
+{
+    int l = new_label(g);
+    if (hc >= 0) {
+        jcc_l(g, hc, l);
+    } else {
+        Val v = tget(g, o->a);
+        if (v.kind == VCONST) {
+            if (!v.imm)
+                return;
+            jmp_l(g, l);
+        } else {
+            test_rr(g, 8, v.reg, v.reg);
+            jcc_l(g, HC_NE, l);
+            g->hf = false;
+        }
+    }
+    g->cur = COLD;
+    bind(g, l);
+    emit_leave(g, o->imm, new_slot(g, o->imm), g->nins);
+    g->cur = HOT;
+}
+
+static void gen_exit_ind(Cg *g, const IrOp *o)
+{
+    Val v = tget(g, o->a);
+    store_val(g, ENV(OFF(s.rip)), v);
+    wb_emit(g);
+    cc_emit_store(g);
+    if (g->nins)
+        lea(g, 8, RCNT, M_(RCNT, (int32_t)g->nins));
+    if (g->chainable) {
+        mov_rr(g, 8, RDI, RENV);
+        mov_ri(g, RSI, g->b->mode);
+        call_abs(g, (const void *)jit_lookup);
+        test_rr(g, 8, RAX, RAX);
+        int l = new_label(g);
+        jcc_l(g, HC_E, l);
+        enc(g, 4, 0, 1, 0xff, 4, R_(RAX)); /* jmp rax */
+        bind(g, l);
+    } else {
+        mov_ri(g, RAX, 0);
+    }
+    jmp_abs(g, g->jit->epilogue);
+}
+
+/* ---- the block ---- */
+
+static uint32_t op_uses(const IrOp *o)
+{
+    switch (o->op) {
+    case IR_MOV:
+    case IR_SETR:
+    case IR_LD:
+    case IR_ADDI:
+    case IR_SHLI:
+    case IR_SEXT:
+    case IR_ZEXT:
+    case IR_EXIT_COND:
+    case IR_EXIT_IND:
+        return 1u << o->a;
+    case IR_ST:
+    case IR_ALU:
+    case IR_ADD:
+    case IR_SUB:
+    case IR_AND:
+        return 1u << o->a | 1u << o->b;
+    case IR_SELECT:
+    case IR_HELPER:
+        return 1u << o->a | 1u << o->b | 1u << o->c;
+    default:
+        return 0;
+    }
+}
+
+static bool op_defines(const IrOp *o)
+{
+    switch (o->op) {
+    case IR_MOVI:
+    case IR_MOV:
+    case IR_GETR:
+    case IR_GETSEG:
+    case IR_LD:
+    case IR_ALU:
+    case IR_ADD:
+    case IR_SUB:
+    case IR_ADDI:
+    case IR_AND:
+    case IR_SHLI:
+    case IR_SEXT:
+    case IR_ZEXT:
+    case IR_COND:
+    case IR_SELECT:
+    case IR_HELPER:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool size_ok(unsigned s)
+{
+    return s == 1 || s == 2 || s == 4 || s == 8;
+}
+
+/* Whether every op is one this back end compiles, and whether the block may chain. */
+static const char *check_block(const Block *b, bool *chainable)
+{
+    *chainable = true;
+    if (!b->nops)
+        return "empty block";
+    for (uint32_t i = 0; i < b->nops; i++) {
+        const IrOp *o = &b->ops[i];
+        if (o->d >= IR_NTEMPS || o->a >= IR_NTEMPS || o->b >= IR_NTEMPS || o->c >= IR_NTEMPS)
+            return "temp index";
+        switch (o->op) {
+        case IR_INSN:
+        case IR_MOVI:
+        case IR_MOV:
+        case IR_EXIT_COND:
+        case IR_EXIT:
+        case IR_EXIT_IND:
+            break;
+        case IR_GETR:
+        case IR_SETR:
+            if (!size_ok(o->size) || ((o->aux & IR_HI8) && o->size != 1) ||
+                (o->aux & ~(IR_HI8 | 0xf)))
+                return "GETR/SETR form";
+            break;
+        case IR_GETSEG:
+            if (o->aux >= CPU_NR_SEGS)
+                return "segment";
+            break;
+        case IR_LD:
+        case IR_ST:
+            if (o->aux >= CPU_NR_SEGS || !size_ok(o->size))
+                return "memory form";
+            break;
+        case IR_ALU:
+            if (o->aux >= ALU_NR_OPS || !size_ok(o->size))
+                return "ALU form";
+            break;
+        case IR_ADD:
+        case IR_SUB:
+        case IR_ADDI:
+        case IR_AND:
+        case IR_SHLI:
+        case IR_SEXT:
+        case IR_ZEXT:
+            if (!size_ok(o->size))
+                return "size";
+            break;
+        case IR_COND:
+            if (o->aux > 15)
+                return "condition";
+            break;
+        case IR_SELECT:
+            break;
+        case IR_HELPER:
+            if (!helper_chain_safe(o))
+                *chainable = false;
+            break;
+        default:
+            return "IR op not known to the back end";
+        }
+    }
+    uint8_t last = b->ops[b->nops - 1].op;
+    if (last != IR_EXIT && last != IR_EXIT_IND)
+        return "block does not end with an exit";
+    return NULL;
+}
+
+static void cg_free(Cg *g)
+{
+    g_free(g->buf[0].p);
+    g_free(g->buf[1].p);
+    g_free(g->lab);
+    g_free(g->fix);
+    g_free(g->live);
+    g_free(g->slot_pos);
+}
+
+static void dump_block(Jit *j, const Block *b, const uint8_t *code, size_t len, size_t hot)
+{
+    csh h;
+    fprintf(stderr, "jit: block %#llx (%u insns, %u ops) -> %p, %zu bytes (%zu hot)\n",
+            (unsigned long long)b->pc, b->ninsns, b->nops, (const void *)code, len, hot);
+    if (cs_open(CS_ARCH_X86, CS_MODE_64, &h) != CS_ERR_OK)
+        return;
+    cs_insn *in;
+    size_t n = cs_disasm(h, code, len, (uint64_t)(uintptr_t)code, 0, &in);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "  %s%llx: %s %s\n", in[i].address == (uintptr_t)code + hot ? "--\n  " : "",
+                (unsigned long long)in[i].address, in[i].mnemonic, in[i].op_str);
+    if (n)
+        cs_free(in, n);
+    cs_close(&h);
+    (void)j;
+}
+
+/* The code generation proper; cg_fail() longjmps out of it (kept out of line from the setjmp). */
+static __attribute__((noinline)) void compile_block(Cg *g)
+{
+    Block *b = g->b;
+    Jit *j = g->jit;
+    JitBlock *jb = g->jb;
+    /* liveness of temps, backwards */
+    uint32_t live = 0;
+    for (int i = (int)b->nops - 1; i >= 0; i--) {
+        const IrOp *o = &b->ops[i];
+        g->live[i] = live;
+        if (o->op == IR_EXIT || o->op == IR_EXIT_IND)
+            live = 0;
+        if (op_defines(o))
+            live &= ~(1u << o->d);
+        live |= op_uses(o);
+    }
+
+    /* entry: the budget */
+    int l_budget = new_label(g);
+    alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
+    jcc_l(g, HC_AE, l_budget);
+    g->cur = COLD;
+    bind(g, l_budget);
+    emit_leave(g, b->eip, NULL, 0);
+    g->cur = HOT;
+
+    for (int i = 0; i < (int)b->nops; i++) {
+        const IrOp *o = &b->ops[i];
+        /* a pure op whose result nobody reads */
+        bool dead = op_defines(o) && !live_after(g, i, o->d);
+        switch (o->op) {
+        case IR_INSN:
+            gen_insn(g, o);
+            break;
+        case IR_MOVI:
+            if (!dead)
+                tset(g, o->d, VC(o->imm));
+            break;
+        case IR_MOV:
+            if (!dead) {
+                Val v = tget(g, o->a);
+                vhold(g, v);
+                tset(g, o->d, v);
+            }
+            break;
+        case IR_GETR:
+            if (!dead)
+                gen_getr(g, o);
+            break;
+        case IR_SETR:
+            gen_setr(g, o);
+            break;
+        case IR_GETSEG:
+            if (!dead) {
+                int d = ralloc(g);
+                load(g, 2, d, ENV(OFF_SEG(o->aux) + (int32_t)offsetof(SegCache, sel)));
+                g->wid[d] = 2;
+                tset(g, o->d, VR(d));
+            }
+            break;
+        case IR_LD:
+            gen_mem(g, o, false);
+            break;
+        case IR_ST:
+            gen_mem(g, o, true);
+            break;
+        case IR_ALU:
+            gen_alu(g, o, i);
+            break;
+        case IR_ADD:
+        case IR_SUB:
+        case IR_ADDI:
+        case IR_AND:
+        case IR_SHLI:
+        case IR_SEXT:
+        case IR_ZEXT:
+            if (!dead)
+                gen_arith(g, o);
+            break;
+        case IR_COND: {
+            const IrOp *n = i + 1 < (int)b->nops ? &b->ops[i + 1] : NULL;
+            if (n && n->op == IR_EXIT_COND && n->a == o->d && !live_after(g, i + 1, o->d)) {
+                /* compare and branch: the host flags straight into a jcc */
+                int hc;
+                bool val;
+                int k = cond_inline(g, o->aux, &hc, &val);
+                if (k == 1) {
+                    gen_exit_cond(g, n, hc);
+                    i++;
+                    break;
+                }
+                if (k == 2) {
+                    tset(g, o->d, VC(val));
+                    break;
+                }
+            }
+            if (!dead)
+                gen_cond(g, o);
+            break;
+        }
+        case IR_SELECT:
+            if (!dead)
+                gen_select(g, o);
+            break;
+        case IR_HELPER:
+            gen_helper(g, o, i);
+            break;
+        case IR_EXIT_COND:
+            gen_exit_cond(g, o, -1);
+            break;
+        case IR_EXIT:
+            emit_leave(g, o->imm, new_slot(g, o->imm), g->nins);
+            break;
+        case IR_EXIT_IND:
+            gen_exit_ind(g, o);
+            break;
+        }
+        /* sources read for the last time */
+        uint32_t u = op_uses(o);
+        if (op_defines(o))
+            u &= ~(1u << o->d);
+        u &= ~g->live[i];
+        for (int t = 0; t < IR_NTEMPS; t++)
+            if (u >> t & 1) {
+                vrelease(g, g->t[t]);
+                g->t[t].kind = VNONE;
+            }
+        if (dead && g->t[o->d].kind != VNONE) {
+            vrelease(g, g->t[o->d]);
+            g->t[o->d].kind = VNONE;
+        }
+    }
+
+    /* lay out hot then cold, resolve jumps */
+    size_t hot = g->buf[HOT].len, total = hot + g->buf[COLD].len;
+    size_t start = (j->used + 15) & ~(size_t)15;
+    if (start + total > j->size)
+        cg_fail(g, "code memory full");
+    uint8_t *base = j->mem + start;
+    memcpy(base, g->buf[HOT].p, hot);
+    if (g->buf[COLD].len)
+        memcpy(base + hot, g->buf[COLD].p, g->buf[COLD].len);
+    for (int k = 0; k < g->nfix; k++) {
+        Fixup *f = &g->fix[k];
+        uint8_t *site = base + (f->buf == COLD ? hot : 0) + f->off;
+        uint8_t *target;
+        if (f->label >= 0) {
+            Label *l = &g->lab[f->label];
+            if (l->buf < 0)
+                cg_fail(g, "internal error: unbound label");
+            target = base + (l->buf == COLD ? hot : 0) + l->off;
+        } else {
+            target = f->abs;
+        }
+        int32_t rel = (int32_t)(target - (site + 4));
+        memcpy(site, &rel, 4);
+    }
+    for (uint32_t k = 0; k < jb->nslots; k++) {
+        uint32_t p = g->slot_pos[k];
+        jb->slots[k].site = base + ((p >> 31) ? hot : 0) + (p & 0x7fffffffu);
+    }
+    j->used = start + total;
+    b->host_code = base;
+    b->jit = jb;
+    g->env->st.jit_blocks++;
+    g->env->st.jit_code_bytes += total;
+    if (j->dump)
+        dump_block(j, b, base, total, hot);
+}
+
+bool jit_compile(DbtCpu *env, Block *b)
+{
+    Jit *j = env->jit;
+    Cg *g = g_new0(Cg, 1);
+    bool chainable;
+    const char *why = check_block(b, &chainable);
+    if (why) {
+        if (j->dump)
+            fprintf(stderr, "jit: block %#llx not compiled: %s\n", (unsigned long long)b->pc, why);
+        g_free(g);
+        env->st.jit_fallbacks++;
+        return false;
+    }
+    g->env = env;
+    g->jit = j;
+    g->b = b;
+    g->chainable = chainable;
+    uint32_t nexits = 0;
+    for (uint32_t i = 0; i < b->nops; i++)
+        nexits += b->ops[i].op == IR_EXIT || b->ops[i].op == IR_EXIT_COND;
+    JitBlock *jb = g_malloc0(sizeof(JitBlock) + nexits * sizeof(JitSlot));
+    g->jb = jb;
+    g->slot_pos = g_new0(uint32_t, nexits + 1);
+    g->live = g_new0(uint32_t, b->nops);
+    for (int i = 0; i < CPU_NR_GPRS; i++)
+        g->gr[i].reg = -1;
+
+    if (setjmp(g->fail)) {
+        if (j->dump)
+            fprintf(stderr, "jit: block %#llx not compiled: %s\n", (unsigned long long)b->pc,
+                    g->why);
+        cg_free(g);
+        g_free(g);
+        g_free(jb);
+        env->st.jit_fallbacks++;
+        return false;
+    }
+    compile_block(g);
+    cg_free(g);
+    g_free(g);
+    return true;
+}
+
+/* ---- chaining ---- */
+
+static void patch(uint8_t *site, const uint8_t *target)
+{
+    int32_t rel = (int32_t)(target - (site + 4));
+    memcpy(site, &rel, 4);
+}
+
+void jit_link_last_exit(DbtCpu *env, Block *next)
+{
+    Jit *j = env->jit;
+    JitSlot *s = j->last;
+    j->last = NULL;
+    if (!s || !next->host_code || !next->valid || s->to)
+        return;
+    Block *a = s->from;
+    if (!a->valid || next->eip != s->eip || next->mode != a->mode || next->cs_base != a->cs_base)
+        return;
+    if ((a->mode & MODE_PG) && ((next->pc ^ a->pc) & DBT_PAGE_MASK))
+        return;
+    patch(s->site, next->host_code);
+    s->to = next;
+    s->next_in = next->jit->incoming;
+    if (s->next_in)
+        s->next_in->pprev_in = &s->next_in;
+    s->pprev_in = &next->jit->incoming;
+    next->jit->incoming = s;
+    env->st.jit_links++;
+}
+
+void jit_block_dead(DbtCpu *env, Block *b)
+{
+    Jit *j = env->jit;
+    JitBlock *jb = b->jit;
+    if (!j || !jb)
+        return;
+    if (j->last && j->last->from == b)
+        j->last = NULL;
+    for (JitSlot *s = jb->incoming, *n; s; s = n) {
+        n = s->next_in;
+        patch(s->site, s->site + 4);
+        s->to = NULL;
+        s->next_in = NULL;
+        s->pprev_in = NULL;
+    }
+    jb->incoming = NULL;
+    for (uint32_t k = 0; k < jb->nslots; k++) {
+        JitSlot *s = &jb->slots[k];
+        if (!s->to)
+            continue;
+        /* b may still be running (it invalidated itself): its exits go back to dbt_exec */
+        patch(s->site, s->site + 4);
+        *s->pprev_in = s->next_in;
+        if (s->next_in)
+            s->next_in->pprev_in = s->pprev_in;
+        s->to = NULL;
+        s->next_in = NULL;
+        s->pprev_in = NULL;
+    }
+}
+
+void jit_block_free(Block *b)
+{
+    g_free(b->jit);
+    b->jit = NULL;
+    b->host_code = NULL;
+}
+
+void jit_flush(DbtCpu *env)
+{
+    Jit *j = env->jit;
+    if (!j)
+        return;
+    j->used = j->fixed;
+    j->last = NULL;
+}
+
+bool jit_need_flush(DbtCpu *env)
+{
+    Jit *j = env->jit;
+    return j && j->used + CODE_SLACK > j->size;
+}
+
+void jit_run(DbtCpu *env, Block *b)
+{
+    Jit *j = env->jit;
+    j->last = NULL;
+    env->jit_insns_base = env->st.insns;
+    env->st.jit_runs++;
+    j->last = j->enter(env, b->host_code);
+}
+
+/* ---- setup ---- */
+
+bool jit_supported(void)
+{
+    return true;
+}
+
+Jit *jit_new(DbtCpu *env)
+{
+    uint8_t *mem = mmap(NULL, CODE_SIZE, PROT_READ | PROT_WRITE | PROT_EXEC,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        return NULL;
+    Jit *j = g_new0(Jit, 1);
+    j->mem = mem;
+    j->size = CODE_SIZE;
+    const char *d = getenv("DUALVM_JIT_DUMP");
+    j->dump = d && *d && strcmp(d, "0");
+
+    /* enter(env, code): save the callee-saved registers, RBX = env, R15 = 0, jump to code.
+     * The epilogue adds R15 to the instruction count and returns RAX (an exit slot or NULL). */
+    Cg *g = g_new0(Cg, 1);
+    if (setjmp(g->fail)) {
+        cg_free(g);
+        g_free(g);
+        munmap(mem, CODE_SIZE);
+        g_free(j);
+        errno = ENOMEM;
+        return NULL;
+    }
+    static const int8_t saved[] = {RBX, RBP, R12, R13, R14, R15};
+    for (int i = 0; i < 6; i++)
+        push_r(g, saved[i]);
+    rsp_adjust(g, true); /* 16-byte aligned calls */
+    mov_rr(g, 8, RENV, RDI);
+    alu_rr(g, 4, A_XOR, RCNT, RCNT);
+    enc(g, 4, 0, 1, 0xff, 4, R_(RSI)); /* jmp rsi */
+    uint32_t epi = g->buf[HOT].len;
+    load(g, 8, RCX, ENV(OFF(jit_insns_base)));
+    alu_rr(g, 8, A_ADD, RCX, RCNT);
+    store(g, 8, ENV(OFF(st.insns)), RCX);
+    rsp_adjust(g, false);
+    for (int i = 5; i >= 0; i--)
+        pop_r(g, saved[i]);
+    put1(g, 0xc3);
+    memcpy(mem, g->buf[HOT].p, g->buf[HOT].len);
+    j->enter = (JitSlot * (*)(DbtCpu *, void *))(uintptr_t)mem;
+    j->epilogue = mem + epi;
+    j->fixed = j->used = (g->buf[HOT].len + 63) & ~(size_t)63;
+    cg_free(g);
+    g_free(g);
+    (void)env;
+    return j;
+}
+
+void jit_free(Jit *j)
+{
+    if (!j)
+        return;
+    munmap(j->mem, j->size);
+    g_free(j);
+}
+
+#else /* no back end for this host: everything runs in the interpreter */
+
+bool jit_supported(void)
+{
+    return false;
+}
+Jit *jit_new(DbtCpu *env)
+{
+    (void)env;
+    return NULL;
+}
+void jit_free(Jit *j)
+{
+    (void)j;
+}
+bool jit_compile(DbtCpu *env, Block *b)
+{
+    (void)env;
+    (void)b;
+    return false;
+}
+bool jit_need_flush(DbtCpu *env)
+{
+    (void)env;
+    return false;
+}
+void jit_run(DbtCpu *env, Block *b)
+{
+    (void)env;
+    (void)b;
+}
+void jit_link_last_exit(DbtCpu *env, Block *next)
+{
+    (void)env;
+    (void)next;
+}
+void jit_block_dead(DbtCpu *env, Block *b)
+{
+    (void)env;
+    (void)b;
+}
+void jit_block_free(Block *b)
+{
+    (void)b;
+}
+void jit_flush(DbtCpu *env)
+{
+    (void)env;
+}
+
+#endif

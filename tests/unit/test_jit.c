@@ -1,0 +1,798 @@
+/* The host-code back end (dbt/jit_x86_64.c) against the interpreter (dbt/interp.c).
+ *
+ * The same guest code runs on two machines, one per back end, from the same state; registers,
+ * flags, EIP, memory and the instruction count must come out the same. Random instruction
+ * sequences exercise the flags kept pending across instructions and the register cache;
+ * small guests exercise block chaining, self-modifying code (in the running block and in a
+ * block chained to), precise exceptions from the memory fast and slow paths, and interrupts,
+ * kicks and stop requests arriving while compiled code runs a chained loop. The guests'
+ * bytes were assembled with NASM from the source shown next to them. */
+#include <criterion/criterion.h>
+#include <glib.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+#include "dbt/dbt.h"
+#include "dbt/helpers.h"
+#include "dbt/ir.h"
+#include "dbt/jit.h"
+#include "hw/pc.h"
+
+#define CODE_GPA 0x100000
+#define DATA_GPA 0x200000
+#define DATA_LEN 0x11000
+#define GDT_GPA 0x5000
+#define IDT_GPA 0x6000
+#define STACK_TOP 0x7000
+#define PD_GPA 0x10000
+#define PT_GPA 0x11000
+#define HANDLER_GPA 0x100800 /* every exception vector: hlt */
+
+typedef struct Vm {
+    Machine *m;
+    DbtCpu *env;
+} Vm;
+
+static Vm vm_new(int backend)
+{
+    MachineConfig cfg = {.ram_size = 16 << 20, .serial = "none"};
+    char err[256];
+    Vm v;
+    v.m = pc_new(&cfg, err, sizeof(err));
+    cr_assert(v.m, "%s", err);
+    v.env = dbt_new(v.m);
+    cr_assert(v.env);
+    cr_assert(dbt_set_backend(v.env, backend), "back end %s not available",
+              dbt_backend_name(backend));
+    return v;
+}
+
+static void vm_free(Vm *v)
+{
+    dbt_free(v->env);
+    pc_free(v->m);
+}
+
+static void put(Vm *v, uint64_t gpa, const void *p, size_t n)
+{
+    cr_assert(as_load(v->m->as, gpa, p, n) == 0);
+}
+
+static uint32_t rd32(Vm *v, uint64_t gpa)
+{
+    uint32_t x = 0;
+    as_read(v->m->as, gpa, &x, 4);
+    return x;
+}
+
+/* Flat 32-bit protected mode with a GDT (0x08 code, 0x10 data), an IDT whose gates all lead
+ * to a hlt at HANDLER_GPA (vector 0x20 to isr if nonzero), and a stack. */
+static void vm_reset(Vm *v, uint64_t eip, uint64_t isr)
+{
+    DbtCpu *env = v->env;
+    static const uint64_t gdt[] = {0, 0x00cf9a000000ffffull, 0x00cf92000000ffffull};
+    put(v, GDT_GPA, gdt, sizeof(gdt));
+    for (int i = 0; i < 256; i++) {
+        uint32_t h = i == 0x20 && isr ? (uint32_t)isr : HANDLER_GPA;
+        uint32_t gate[2] = {(h & 0xffff) | 0x08u << 16, (h & 0xffff0000u) | 0x8e00};
+        put(v, IDT_GPA + 8 * i, gate, 8);
+    }
+    uint8_t hlt = 0xf4;
+    put(v, HANDLER_GPA, &hlt, 1);
+    cpu_set_flat32(&env->s, eip);
+    env->s.gdt.base = GDT_GPA;
+    env->s.gdt.limit = sizeof(gdt) - 1;
+    env->s.idt.base = IDT_GPA;
+    env->s.idt.limit = 256 * 8 - 1;
+    env->s.cr4 = 0;
+    env->s.halted = false;
+    for (int i = 0; i < 8; i++)
+        env->s.regs[i] = 0x01010101u * (uint32_t)(i + 8);
+    env->s.regs[R_ESP] = STACK_TOP;
+    dbt_set_eflags(env, FL_FIXED1, 0xffffffff);
+    dbt_tlb_flush(env);
+}
+
+static int vm_run(Vm *v)
+{
+    int kick = 0;
+    return dbt_exec(v->env, &kick, INT64_MAX);
+}
+
+/* Both machines must agree on everything a guest can see. */
+static void compare(Vm *a, Vm *b, const char *what)
+{
+    DbtCpu *x = a->env, *y = b->env;
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(x->s.regs[i], y->s.regs[i], "%s: reg %d: interp %#llx, jit %#llx", what, i,
+                     (unsigned long long)x->s.regs[i], (unsigned long long)y->s.regs[i]);
+    cr_assert_eq(x->s.rip, y->s.rip, "%s: EIP: interp %#llx, jit %#llx", what,
+                 (unsigned long long)x->s.rip, (unsigned long long)y->s.rip);
+    cr_assert_eq(dbt_get_eflags(x), dbt_get_eflags(y), "%s: EFLAGS: interp %#x, jit %#x", what,
+                 dbt_get_eflags(x), dbt_get_eflags(y));
+    cr_assert_eq(x->s.cr2, y->s.cr2, "%s: CR2", what);
+    cr_assert_eq(x->st.insns, y->st.insns, "%s: instructions: interp %llu, jit %llu", what,
+                 (unsigned long long)x->st.insns, (unsigned long long)y->st.insns);
+    static uint8_t ma[DATA_LEN], mb[DATA_LEN];
+    as_read(a->m->as, DATA_GPA, ma, DATA_LEN);
+    as_read(b->m->as, DATA_GPA, mb, DATA_LEN);
+    cr_assert(!memcmp(ma, mb, DATA_LEN), "%s: data memory differs", what);
+    as_read(a->m->as, STACK_TOP - 0x400, ma, 0x400);
+    as_read(b->m->as, STACK_TOP - 0x400, mb, 0x400);
+    cr_assert(!memcmp(ma, mb, 0x400), "%s: stack differs", what);
+}
+
+static bool have_jit(void)
+{
+    if (!jit_supported())
+        cr_log_warn("no host-code back end on this host: nothing to compare");
+    return jit_supported();
+}
+
+/*
+ * start:
+ *     mov ecx, 3000
+ *     xor eax, eax
+ *     xor edx, edx
+ *     mov esi, 0x1234
+ *     mov edi, 7
+ * .l1:
+ *     add eax, ecx
+ *     test cl, 1
+ *     jz .even
+ *     inc edx
+ *     jmp .next
+ * .even:
+ *     sub edx, 3
+ *     sbb edi, eax
+ * .next:
+ *     mov [0x200000 + ecx*4], eax
+ *     mov bx, [0x200000 + ecx*4 + 2]
+ *     push ebx
+ *     call f1
+ *     pop ebx
+ *     cmp ecx, 1500
+ *     jb .low
+ *     shr ebx, 3
+ *     setc bl
+ * .low:
+ *     dec ecx
+ *     jnz .l1
+ *     mov ecx, 20
+ *     mov edi, 0x210000
+ *     rep stosb
+ *     mov eax, [0x200000 + 4*17]
+ *     hlt
+ * f1:
+ *     add esi, eax
+ *     rol esi, 3
+ *     adc edi, esi
+ *     movzx ebp, si
+ *     neg bp
+ *     lea ebp, [ebp + esi*2 + 0x10]
+ *     imul ebp, ebp, 3
+ *     xchg bl, bh
+ *     mov [esp - 8], ebp
+ *     ret
+ */
+static const uint8_t code_chain[] = {
+    0xb9, 0xb8, 0x0b, 0x00, 0x00, 0x31, 0xc0, 0x31, 0xd2, 0xbe, 0x34, 0x12, 0x00, 0x00, 0xbf,
+    0x07, 0x00, 0x00, 0x00, 0x01, 0xc8, 0xf6, 0xc1, 0x01, 0x74, 0x03, 0x42, 0xeb, 0x05, 0x83,
+    0xea, 0x03, 0x19, 0xc7, 0x89, 0x04, 0x8d, 0x00, 0x00, 0x20, 0x00, 0x66, 0x8b, 0x1c, 0x8d,
+    0x02, 0x00, 0x20, 0x00, 0x53, 0xe8, 0x24, 0x00, 0x00, 0x00, 0x5b, 0x81, 0xf9, 0xdc, 0x05,
+    0x00, 0x00, 0x72, 0x06, 0xc1, 0xeb, 0x03, 0x0f, 0x92, 0xc3, 0x49, 0x75, 0xca, 0xb9, 0x14,
+    0x00, 0x00, 0x00, 0xbf, 0x00, 0x00, 0x21, 0x00, 0xf3, 0xaa, 0xa1, 0x44, 0x00, 0x20, 0x00,
+    0xf4, 0x01, 0xc6, 0xc1, 0xc6, 0x03, 0x11, 0xf7, 0x0f, 0xb7, 0xee, 0x66, 0xf7, 0xdd, 0x8d,
+    0x6c, 0x75, 0x10, 0x6b, 0xed, 0x03, 0x86, 0xdf, 0x89, 0x6c, 0x24, 0xf8, 0xc3,
+};
+
+/*
+ * TARGET equ 0x101000
+ * T3 equ 0x101006
+ * ; same block: the store rewrites an instruction further on in its own block
+ *     mov dword [patch + 1], 0x11111111
+ *     nop
+ * patch:
+ *     mov eax, 0x22222222
+ *     inc eax
+ *     mov edi, eax
+ * ; chained blocks on another page, rewritten while the loop runs
+ *     mov ecx, 5
+ *     xor ebx, ebx
+ * .loop:
+ *     call TARGET
+ *     add ebx, eax
+ *     mov [TARGET + 1], ecx
+ *     dec ecx
+ *     jnz .loop
+ *     mov ecx, 4
+ * loop2:
+ *     mov [T3 + 1], ecx
+ *     jmp T3
+ * back:
+ *     add edx, esi
+ *     dec ecx
+ *     jnz loop2
+ *     hlt
+ */
+static const uint8_t code_smc0[] = {
+    0xc7, 0x05, 0x0c, 0x00, 0x10, 0x00, 0x11, 0x11, 0x11, 0x11, 0x90, 0xb8, 0x22, 0x22, 0x22, 0x22,
+    0x40, 0x89, 0xc7, 0xb9, 0x05, 0x00, 0x00, 0x00, 0x31, 0xdb, 0xe8, 0xe1, 0x0f, 0x00, 0x00, 0x01,
+    0xc3, 0x89, 0x0d, 0x01, 0x10, 0x10, 0x00, 0x49, 0x75, 0xf0, 0xb9, 0x04, 0x00, 0x00, 0x00, 0x89,
+    0x0d, 0x07, 0x10, 0x10, 0x00, 0xe9, 0xcc, 0x0f, 0x00, 0x00, 0x01, 0xf2, 0x49, 0x75, 0xf0, 0xf4,
+};
+
+/*
+ * target:
+ *     mov eax, 0x100
+ *     ret
+ * t3:
+ *     mov esi, 0
+ *     jmp 0x10003a
+ */
+static const uint8_t code_smc1[] = {
+    0xb8, 0x00, 0x01, 0x00, 0x00, 0xc3, 0xbe, 0x00, 0x00, 0x00, 0x00, 0xe9, 0x2a, 0xf0, 0xff, 0xff,
+};
+
+/*
+ * ; 0x100000: #GP on a load past FS's limit
+ *     mov eax, 1
+ *     mov ebx, 2
+ *     add eax, ebx
+ *     push eax
+ *     mov ecx, [fs:0x2000]
+ *     mov edx, 7
+ *     hlt
+ */
+static const uint8_t code_exc0[] = {
+    0xb8, 0x01, 0x00, 0x00, 0x00, 0xbb, 0x02, 0x00, 0x00, 0x00, 0x01, 0xd8, 0x50,
+    0x64, 0x8b, 0x0d, 0x00, 0x20, 0x00, 0x00, 0xba, 0x07, 0x00, 0x00, 0x00, 0xf4,
+};
+
+/*
+ * ; #GP on a store that ends past FS's limit
+ *     mov esi, 5
+ *     inc esi
+ *     mov [fs:0xffe], esi
+ *     mov edi, 9
+ *     hlt
+ */
+static const uint8_t code_exc1[] = {
+    0xbe, 0x05, 0x00, 0x00, 0x00, 0x46, 0x64, 0x89, 0x35, 0xfe,
+    0x0f, 0x00, 0x00, 0xbf, 0x09, 0x00, 0x00, 0x00, 0xf4,
+};
+
+/*
+ * ; #PF on a load (paging on, 0x3ff000 not present)
+ *     mov eax, 0x55
+ *     sub eax, 0x56
+ *     mov ebx, [0x3ff000]
+ *     hlt
+ */
+static const uint8_t code_exc2[] = {
+    0xb8, 0x55, 0x00, 0x00, 0x00, 0x83, 0xe8, 0x56, 0x8b, 0x1d, 0x00, 0xf0, 0x3f, 0x00, 0xf4,
+};
+
+/*
+ * ; #PF on a store that crosses into the page that is not present
+ *     mov eax, 0xaabbccdd
+ *     mov [0x3feffe], eax
+ *     hlt
+ */
+static const uint8_t code_exc3[] = {
+    0xb8, 0xdd, 0xcc, 0xbb, 0xaa, 0xa3, 0xfe, 0xef, 0x3f, 0x00, 0xf4,
+};
+
+/*
+ *     sti
+ * .spin:
+ *     inc dword [0x300000]
+ *     add eax, 1
+ *     jmp .spin
+ * isr:
+ *     mov dword [0x300004], 0xdead
+ *     cli
+ *     hlt
+ */
+static const uint8_t code_irq[] = {
+    0xfb, 0xff, 0x05, 0x00, 0x00, 0x30, 0x00, 0x83, 0xc0, 0x01, 0xeb, 0xf5, 0x90, 0x90, 0x90,
+    0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90,
+    0x90, 0x90, 0xc7, 0x05, 0x04, 0x00, 0x30, 0x00, 0xad, 0xde, 0x00, 0x00, 0xfa, 0xf4,
+};
+
+/* ---- chaining and lookups ---- */
+
+Test(jit, chained_loop_agrees)
+{
+    if (!have_jit())
+        return;
+    Vm a = vm_new(DBT_BACKEND_INTERP), b = vm_new(DBT_BACKEND_JIT);
+    Vm *vms[2] = {&a, &b};
+    for (int k = 0; k < 2; k++) {
+        put(vms[k], CODE_GPA, code_chain, sizeof(code_chain));
+        vm_reset(vms[k], CODE_GPA, 0);
+        cr_assert_eq(vm_run(vms[k]), DBT_RUN_HLT, "%s", vms[k]->env->error);
+    }
+    compare(&a, &b, "chain");
+    DbtStats *s = &b.env->st;
+    cr_assert_gt(s->jit_blocks, 8);
+    cr_assert_eq(s->jit_fallbacks, 0);
+    cr_assert_gt(s->jit_links, 4, "constant exits were not linked");
+    cr_assert_gt(s->jit_lookups, 1000, "returns did not look their block up in compiled code");
+    /* 3000 iterations of 5+ blocks: almost all of them ran without coming back to dbt_exec */
+    cr_assert_lt(s->blocks_run, 200, "dbt_exec ran %llu blocks itself",
+                 (unsigned long long)s->blocks_run);
+    cr_assert_gt(a.env->st.blocks_run, 15000);
+    vm_free(&a);
+    vm_free(&b);
+}
+
+/* ---- random instruction sequences ---- */
+
+static uint64_t rng = 0x243f6a8885a308d3ull;
+static uint32_t rnd(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 11);
+}
+
+static int r32(void)
+{
+    static const int ok[] = {0, 1, 2, 3, 5, 6, 7}; /* not ESP */
+    return ok[rnd() % 7];
+}
+
+static uint32_t val32(void)
+{
+    static const uint32_t edges[] = {
+        0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, 31, 32};
+    return rnd() & 1 ? rnd() : edges[rnd() % 13];
+}
+
+typedef struct Code {
+    uint8_t b[1024];
+    size_t n;
+} Code;
+
+static void emit(Code *c, int n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++)
+        c->b[c->n++] = (uint8_t)va_arg(ap, int);
+    va_end(ap);
+}
+
+static void emit32(Code *c, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        c->b[c->n++] = (uint8_t)(v >> (8 * i));
+}
+
+/* one random instruction (or a short group) from the forms the translator inlines or calls */
+static void random_insn(Code *c)
+{
+    int d = r32(), s = r32(), d8 = rnd() % 8, s8 = rnd() % 8, n = rnd() % 8, cc = rnd() % 16;
+    int sh = (int[]){0, 1, 2, 3, 4, 5, 7}[rnd() % 7];
+    uint32_t mem = DATA_GPA + 4 * (rnd() % 64);
+    switch (rnd() % 34) {
+    case 0:
+    case 1:
+    case 2:
+        emit(c, 2, n << 3 | 1, 0xc0 | s << 3 | d);
+        break;
+    case 3:
+        emit(c, 2, n << 3, 0xc0 | s8 << 3 | d8);
+        break;
+    case 4:
+        emit(c, 3, 0x66, n << 3 | 1, 0xc0 | s << 3 | d);
+        break;
+    case 5:
+        emit(c, 3, 0x83, 0xc0 | n << 3 | d, rnd() & 0xff);
+        break;
+    case 6:
+        emit(c, 2, 0x81, 0xc0 | n << 3 | d);
+        emit32(c, val32());
+        break;
+    case 7:
+        emit(c, 3, 0x80, 0xc0 | n << 3 | d8, rnd() & 0xff);
+        break;
+    case 8:
+        emit(c, 1, (rnd() & 1 ? 0x40 : 0x48) + d);
+        break;
+    case 9:
+        emit(c, 2, 0xfe, 0xc0 | (rnd() & 1) << 3 | d8);
+        break;
+    case 10:
+        emit(c, 2, 0x66, (rnd() & 1 ? 0x40 : 0x48) + d);
+        break;
+    case 11: /* not / neg */
+        if (rnd() & 1)
+            emit(c, 2, 0xf7, 0xc0 | (2 + rnd() % 2) << 3 | d);
+        else
+            emit(c, 2, 0xf6, 0xc0 | (2 + rnd() % 2) << 3 | d8);
+        break;
+    case 12:
+        emit(c, 3, 0xc1, 0xc0 | sh << 3 | d, rnd() % 40);
+        break;
+    case 13:
+        emit(c, 3, 0xc0, 0xc0 | sh << 3 | d8, rnd() % 40);
+        break;
+    case 14:
+        emit(c, 4, 0x66, 0xc1, 0xc0 | sh << 3 | d, rnd() % 40);
+        break;
+    case 15:
+        emit(c, 2, 0xd1, 0xc0 | sh << 3 | d);
+        break;
+    case 16:
+        emit(c, 2, 0xd3, 0xc0 | sh << 3 | d);
+        break;
+    case 17:
+        emit(c, 3, 0x0f, 0x90 + cc, 0xc0 | d8);
+        break;
+    case 18:
+        emit(c, 3, 0x0f, 0x40 + cc, 0xc0 | d << 3 | s);
+        break;
+    case 19: /* jcc over a mov: the block ends, the two paths chain on */
+        emit(c, 3, 0x70 + cc, 5, 0xb8 + d);
+        emit32(c, val32());
+        break;
+    case 20:
+        emit(c, 1, 0xb8 + d);
+        emit32(c, val32());
+        break;
+    case 21:
+        emit(c, 4, 0x8d, 0x44 | d << 3, 2 << 6 | r32() << 3 | s, rnd() & 0xff);
+        break;
+    case 22:
+        emit(c, 2, 0x89, 0x05 | s << 3);
+        emit32(c, mem);
+        break;
+    case 23:
+        emit(c, 2, 0x8b, 0x05 | d << 3);
+        emit32(c, mem);
+        break;
+    case 24:
+        emit(c, 2, n << 3 | 3, 0x05 | d << 3);
+        emit32(c, mem);
+        break;
+    case 25:
+        emit(c, 2, n << 3 | 1, 0x05 | s << 3);
+        emit32(c, mem);
+        break;
+    case 26:
+        emit(c, 2, 0x50 + s, 0x58 + d);
+        break;
+    case 27:
+        emit(c, 2, 0x9c, 0x58 + d);
+        break; /* pushfd; pop */
+    case 28:
+        emit(c, 1, (int[]){0x9f, 0x9e, 0xf8, 0xf9, 0xf5, 0x98, 0x99}[rnd() % 7]);
+        break;
+    case 29:
+        emit(c, 3, 0x0f, (int[]){0xc1, 0xb1, 0xaf, 0xa3, 0xbc, 0xb6, 0xbf}[rnd() % 7],
+             0xc0 | s << 3 | d);
+        break;
+    case 30:
+        emit(c, 2, 0xf7, 0xc0 | (4 + rnd() % 2) << 3 | s);
+        break; /* mul / imul */
+    case 31:
+        emit(c, 4, 0x0f, rnd() & 1 ? 0xa4 : 0xac, 0xc0 | s << 3 | d, rnd() % 40);
+        break;
+    case 32:
+        emit(c, 2, 0x87, 0xc0 | s << 3 | d);
+        break;
+    default: /* ALU byte [mem], imm8 */
+        emit(c, 2, 0x80, 0x05 | n << 3);
+        emit32(c, mem);
+        emit(c, 1, rnd() & 0xff);
+        break;
+    }
+}
+
+Test(jit, random_sequences_agree, .timeout = 300)
+{
+    if (!have_jit())
+        return;
+    Vm a = vm_new(DBT_BACKEND_INTERP), b = vm_new(DBT_BACKEND_JIT);
+    Vm *vms[2] = {&a, &b};
+    static uint8_t data[DATA_LEN];
+    for (int iter = 0; iter < 5000; iter++) {
+        Code c = {.n = 0};
+        int len = 4 + rnd() % 40;
+        for (int i = 0; i < len && c.n < sizeof(c.b) - 32; i++)
+            random_insn(&c);
+        emit(&c, 1, 0xf4);
+        uint32_t regs[8], fl = (rnd() & FL_ARITH) | FL_FIXED1;
+        for (int i = 0; i < 8; i++)
+            regs[i] = val32();
+        for (size_t i = 0; i < 256; i++)
+            data[i] = (uint8_t)rnd();
+        for (int k = 0; k < 2; k++) {
+            Vm *v = vms[k];
+            put(v, CODE_GPA, c.b, c.n);
+            put(v, DATA_GPA, data, 256);
+            vm_reset(v, CODE_GPA, 0);
+            for (int i = 0; i < 8; i++)
+                if (i != R_ESP)
+                    v->env->s.regs[i] = regs[i];
+            dbt_set_eflags(v->env, fl, 0xffffffff);
+            int rc = vm_run(v);
+            cr_assert_eq(rc, DBT_RUN_HLT, "sequence %d: %s stopped with %d: %s", iter,
+                         k ? "jit" : "interp", rc, v->env->error);
+        }
+        char what[64];
+        snprintf(what, sizeof(what), "sequence %d (%zu bytes)", iter, c.n);
+        if (a.env->s.rip != b.env->s.rip || a.env->st.insns != b.env->st.insns ||
+            dbt_get_eflags(a.env) != dbt_get_eflags(b.env) ||
+            memcmp(a.env->s.regs, b.env->s.regs, 8 * sizeof(uint64_t))) {
+            char hex[3 * sizeof(c.b) + 1];
+            for (size_t i = 0; i < c.n; i++)
+                snprintf(hex + 3 * i, 4, "%02x ", c.b[i]);
+            cr_log_error("%s: %s", what, hex);
+        }
+        compare(&a, &b, what);
+    }
+    cr_assert_gt(b.env->st.jit_blocks, 3000);
+    cr_log_info("%llu blocks compiled, %llu interpreted, %llu links",
+                (unsigned long long)b.env->st.jit_blocks,
+                (unsigned long long)b.env->st.jit_fallbacks,
+                (unsigned long long)b.env->st.jit_links);
+    vm_free(&a);
+    vm_free(&b);
+}
+
+/* ---- self-modifying code ---- */
+
+Test(jit, smc_same_block_and_chained)
+{
+    if (!have_jit())
+        return;
+    Vm a = vm_new(DBT_BACKEND_INTERP), b = vm_new(DBT_BACKEND_JIT);
+    Vm *vms[2] = {&a, &b};
+    for (int k = 0; k < 2; k++) {
+        put(vms[k], CODE_GPA, code_smc0, sizeof(code_smc0));
+        put(vms[k], CODE_GPA + 0x1000, code_smc1, sizeof(code_smc1));
+        vm_reset(vms[k], CODE_GPA, 0);
+        vms[k]->env->s.regs[R_EDX] = 0;
+        cr_assert_eq(vm_run(vms[k]), DBT_RUN_HLT, "%s", vms[k]->env->error);
+    }
+    compare(&a, &b, "smc");
+    DbtCpu *env = b.env;
+    cr_assert_eq(env->s.regs[R_EDI], 0x11111112, "the rewritten instruction did not run");
+    cr_assert_eq(env->s.regs[R_EBX], 0x100 + 5 + 4 + 3 + 2, "a rewritten callee ran stale");
+    cr_assert_eq(env->s.regs[R_EDX], 4 + 3 + 2 + 1, "a rewritten jump target ran stale");
+    cr_assert_gt(env->st.smc_invalidations, 8);
+    cr_assert_gt(env->st.jit_links, 2);
+    vm_free(&a);
+    vm_free(&b);
+}
+
+/* ---- precise exceptions ---- */
+
+/* identity-map the first 4 MiB except the page at 0x3ff000 */
+static void paging_on(Vm *v)
+{
+    uint32_t pde = PT_GPA | 3;
+    put(v, PD_GPA, &pde, 4);
+    for (uint32_t i = 0; i < 1024; i++) {
+        uint32_t pte = i == 0x3ff ? 0 : (i << 12) | 3;
+        put(v, PT_GPA + 4 * i, &pte, 4);
+    }
+    v->env->s.cr3 = PD_GPA;
+    v->env->s.cr0 |= CR0_PG | CR0_WP;
+    dbt_tlb_flush(v->env);
+}
+
+typedef struct ExcCase {
+    const char *name;
+    const uint8_t *code;
+    size_t len;
+    uint64_t at;
+    bool paging;
+    uint32_t vector_err, fault_eip;
+} ExcCase;
+
+Test(jit, precise_exceptions)
+{
+    if (!have_jit())
+        return;
+    const ExcCase cases[] = {
+        {"#GP load", code_exc0, sizeof(code_exc0), 0x100000, false, 0, 0x10000d},
+        {"#GP store", code_exc1, sizeof(code_exc1), 0x100100, false, 0, 0x100106},
+        {"#PF load", code_exc2, sizeof(code_exc2), 0x100200, true, 0, 0x100208},
+        {"#PF crossing store", code_exc3, sizeof(code_exc3), 0x100300, true, 2, 0x100305},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const ExcCase *ec = &cases[i];
+        Vm a = vm_new(DBT_BACKEND_INTERP), b = vm_new(DBT_BACKEND_JIT);
+        Vm *vms[2] = {&a, &b};
+        for (int k = 0; k < 2; k++) {
+            Vm *v = vms[k];
+            put(v, ec->at, ec->code, ec->len);
+            /* run it twice: the second time the blocks are compiled and linked already */
+            for (int rep = 0; rep < 2; rep++) {
+                vm_reset(v, ec->at, 0);
+                v->env->s.seg[S_FS].limit = 0xfff;
+                if (ec->paging)
+                    paging_on(v);
+                int rc = vm_run(v);
+                cr_assert_eq(rc, DBT_RUN_HLT, "%s: %s", ec->name, v->env->error);
+                cr_assert_eq(v->env->s.rip, HANDLER_GPA + 1, "%s: did not reach the handler",
+                             ec->name);
+            }
+        }
+        compare(&a, &b, ec->name);
+        DbtCpu *env = b.env;
+        uint32_t sp = (uint32_t)env->s.regs[R_ESP];
+        cr_assert_eq(rd32(&b, sp), ec->vector_err, "%s: error code", ec->name);
+        cr_assert_eq(rd32(&b, sp + 4), ec->fault_eip, "%s: pushed EIP %#x", ec->name,
+                     rd32(&b, sp + 4));
+        switch (i) {
+        case 0: /* the push and the add before the fault are done, the load and after not */
+            cr_assert_eq(env->s.regs[R_EAX], 3);
+            cr_assert_eq(env->s.regs[R_ECX], 0x09090909);
+            cr_assert_eq(env->s.regs[R_EDX], 0x0a0a0a0a);
+            cr_assert_eq(rd32(&b, sp + 16), 3, "the push before the fault");
+            cr_assert_eq(rd32(&b, sp + 12) & FL_ARITH, FL_PF, "flags of the add before");
+            break;
+        case 1:
+            cr_assert_eq(env->s.regs[R_ESI], 6);
+            cr_assert_eq(env->s.regs[R_EDI], 0x0f0f0f0f);
+            cr_assert_eq(rd32(&b, 0xffc), 0, "the faulting store wrote");
+            cr_assert_eq(rd32(&b, 0x1000), 0, "the faulting store wrote");
+            break;
+        case 2:
+            cr_assert_eq(env->s.cr2, 0x3ff000);
+            cr_assert_eq(env->s.regs[R_EAX], 0xffffffff);
+            cr_assert_eq(env->s.regs[R_EBX], 0x0b0b0b0b);
+            cr_assert_eq(rd32(&b, sp + 12) & (FL_CF | FL_SF), FL_CF | FL_SF);
+            break;
+        default:
+            cr_assert_eq(env->s.cr2, 0x3ff000);
+            cr_assert_eq(rd32(&b, 0x3feffc), 0, "half of the crossing store was written");
+            break;
+        }
+        vm_free(&a);
+        vm_free(&b);
+    }
+}
+
+/* ---- interrupts, kicks and stops while compiled code loops ---- */
+
+typedef struct Async {
+    Vm *vm;
+    volatile int kick;
+    volatile int pending;
+    int what; /* 0 interrupt + kick, 1 interrupt alone, 2 kick, 3 stop */
+} Async;
+
+static bool fake_pending(void *opaque)
+{
+    return ((Async *)opaque)->pending;
+}
+
+static int fake_ack(void *opaque)
+{
+    ((Async *)opaque)->pending = 0;
+    return 0x20;
+}
+
+static gpointer async_thread(gpointer p)
+{
+    Async *as = p;
+    g_usleep(20000);
+    switch (as->what) {
+    case 0:
+        as->pending = 1;
+        dbt_request_exit(as->vm->env); /* what the engine's kick does */
+        break;
+    case 1:
+        as->pending = 1;
+        break;
+    case 2:
+        as->kick = 1;
+        dbt_request_exit(as->vm->env);
+        break;
+    default:
+        as->vm->m->stop = STOP_POWEROFF;
+        dbt_request_exit(as->vm->env);
+        break;
+    }
+    return NULL;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+Test(jit, async_events_during_chained_loop)
+{
+    if (!have_jit())
+        return;
+    for (int what = 0; what < 4; what++) {
+        Vm v = vm_new(DBT_BACKEND_JIT);
+        Async as = {.vm = &v, .what = what};
+        v.m->intr_pending = fake_pending;
+        v.m->intr_ack = fake_ack;
+        v.m->intr_opaque = &as;
+        put(&v, CODE_GPA, code_irq, sizeof(code_irq));
+        vm_reset(&v, CODE_GPA, CODE_GPA + 0x20);
+        GThread *th = g_thread_new("async", async_thread, &as);
+        double t0 = now_s();
+        int rc;
+        for (;;) {
+            rc = dbt_exec(v.env, &as.kick, INT64_MAX);
+            if (rc != DBT_RUN_DEADLINE || as.kick || now_s() - t0 > 10)
+                break;
+        }
+        double dt = now_s() - t0;
+        g_thread_join(th);
+        uint32_t spins = rd32(&v, 0x300000);
+        switch (what) {
+        case 0:
+        case 1:
+            cr_assert_eq(rc, DBT_RUN_HLT, "case %d: rc %d: %s", what, rc, v.env->error);
+            cr_assert_eq(rd32(&v, 0x300004), 0xdead, "case %d: the interrupt was not taken", what);
+            break;
+        case 2:
+            cr_assert_eq(rc, DBT_RUN_DEADLINE, "kick: rc %d", rc);
+            break;
+        default:
+            cr_assert_eq(rc, DBT_RUN_STOP, "stop: rc %d", rc);
+            break;
+        }
+        cr_assert_lt(dt, 2.0, "case %d took %.3f s", what, dt);
+        cr_assert_gt(spins, 100000, "case %d: the loop ran only %u times", what, spins);
+        cr_assert_gt(v.env->st.jit_links, 0);
+        vm_free(&v);
+    }
+}
+
+Test(jit, deadline_during_chained_loop)
+{
+    if (!have_jit())
+        return;
+    Vm v = vm_new(DBT_BACKEND_JIT);
+    put(&v, CODE_GPA, code_irq, sizeof(code_irq));
+    vm_reset(&v, CODE_GPA + 1, 0); /* the spin loop, interrupts off */
+    int kick = 0;
+    int64_t t0 = clock_ns(v.m->clock);
+    int rc = dbt_exec(v.env, &kick, t0 + 5000000);
+    int64_t dt = clock_ns(v.m->clock) - t0;
+    cr_assert_eq(rc, DBT_RUN_DEADLINE);
+    cr_assert_lt(dt, 200000000, "the 5 ms deadline was noticed after %lld ns", (long long)dt);
+    vm_free(&v);
+}
+
+/* ---- fallback ---- */
+
+Test(jit, unknown_op_falls_back)
+{
+    if (!have_jit())
+        return;
+    Vm v = vm_new(DBT_BACKEND_JIT);
+    IrOp ops[3];
+    memset(ops, 0, sizeof(ops));
+    ops[0].op = IR_INSN;
+    ops[0].imm = CODE_GPA;
+    ops[1].op = IR_NR_OPS; /* an op this back end has never heard of */
+    ops[2].op = IR_EXIT;
+    ops[2].imm = CODE_GPA + 1;
+    Block blk = {.pc = CODE_GPA, .eip = CODE_GPA, .ninsns = 1, .nops = 3, .valid = 1, .ops = ops};
+    cr_assert(!jit_compile(v.env, &blk));
+    cr_assert_null(blk.host_code);
+    cr_assert_eq(v.env->st.jit_fallbacks, 1);
+    ops[1].op = IR_MOVI;
+    cr_assert(jit_compile(v.env, &blk));
+    cr_assert_not_null(blk.host_code);
+    jit_block_dead(v.env, &blk);
+    jit_block_free(&blk);
+    vm_free(&v);
+}
