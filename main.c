@@ -66,6 +66,14 @@ static void opts_free(Opts *o)
     g_free(o->screenshot_text);
 }
 
+/* What main allocated for the options: freed at exit, whichever return main takes, so every
+ * early error path stays leak-free without a cleanup block each. */
+static Opts *the_opts;
+static char **the_argv_copy, **the_args;
+typedef struct FlatLoad FlatLoad;
+static FlatLoad *the_flat;
+static void free_at_exit(void);
+
 static volatile sig_atomic_t got_signal;
 static Machine *the_machine;
 
@@ -118,11 +126,21 @@ static bool parse_u64(const char *s, uint64_t *out)
     return true;
 }
 
-typedef struct FlatLoad {
+struct FlatLoad {
     const char *file;
     uint64_t addr;
     bool set_pc;
-} FlatLoad;
+};
+
+static void free_at_exit(void)
+{
+    if (the_opts)
+        opts_free(the_opts);
+    g_strfreev(the_argv_copy);
+    g_free(the_args);
+    if (the_flat)
+        g_free((char *)the_flat->file);
+}
 
 /* -device: the ones dualvm always has are accepted as QEMU spells them; a generic loader
  * loads a raw file; anything else is an honest error. */
@@ -205,7 +223,9 @@ static bool load_vga_rom(Machine *m, const char *path, char *err, size_t len)
 
 int main(int argc, char **argv)
 {
-    Opts o = {0};
+    static Opts o; /* static: free_at_exit runs after main returns */
+    the_opts = &o;
+    atexit(free_at_exit);
     GOptionEntry entries[] = {
         {"kernel", 0, 0, G_OPTION_ARG_FILENAME, &o.kernel, "Multiboot kernel (ELF) to boot", "FILE"},
         {"append", 0, 0, G_OPTION_ARG_STRING, &o.append, "Kernel command line", "STRING"},
@@ -252,6 +272,8 @@ int main(int argc, char **argv)
     }
     int nargs = argc;
     char **argv_for_free = g_memdup2(args, sizeof(char *) * (argc + 1));
+    the_argv_copy = argv_for_free;
+    the_args = args;
 
     GOptionContext *ctx = g_option_context_new("- x86 PC emulator: KVM where it can, binary translation everywhere");
     g_option_context_add_main_entries(ctx, entries, NULL);
@@ -259,6 +281,8 @@ int main(int argc, char **argv)
     GError *gerr = NULL;
     if (!g_option_context_parse(ctx, &nargs, &args, &gerr)) {
         fprintf(stderr, "dualvm: %s (try --help)\n", gerr->message);
+        g_error_free(gerr);
+        g_option_context_free(ctx);
         return EXIT_USAGE;
     }
     g_option_context_free(ctx);
@@ -298,7 +322,8 @@ int main(int argc, char **argv)
     if (o.debugcon)
         cfg.debugcon = o.debugcon;
     char err[512] = "";
-    FlatLoad flat = {0};
+    static FlatLoad flat;
+    the_flat = &flat;
     for (int i = 0; o.devices && o.devices[i]; i++) {
         if (!handle_device(o.devices[i], &flat, err, sizeof(err))) {
             fprintf(stderr, "dualvm: %s\n", err);
@@ -423,9 +448,5 @@ int main(int argc, char **argv)
     }
     ops->destroy(&vcpu);
     pc_free(m);
-    g_strfreev(argv_for_free);
-    g_free(args);
-    opts_free(&o);
-    g_free((char *)flat.file);
     return status;
 }
