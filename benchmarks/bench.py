@@ -572,8 +572,9 @@ def charts(out: Path, table, systems, workloads) -> str:
             f.write("workload " + " ".join(cols) + "\n")
             for w in workloads:
                 vals = [by[(w.name, c)][key] for c in cols]
-                f.write(w.name + " " + " ".join("?" if v is None else f"{v:.6g}"
-                                                for v in vals) + "\n")
+                star = "*" if any(by[(w.name, c)]["result"] != "ok" for c in names) else ""
+                f.write(w.name + star + " " + " ".join("?" if v is None else f"{v:.6g}"
+                                                       for v in vals) + "\n")
 
     dat("times.dat", "median_s", names)
     others = [n for n in names if n != "qemu-tcg"]
@@ -582,7 +583,9 @@ def charts(out: Path, table, systems, workloads) -> str:
     common = ("set terminal pngcairo size 1200,600 noenhanced font ',10'\n"
               "set style data histogram\nset style histogram clustered gap 1\n"
               "set style fill solid 0.8 border -1\nset boxwidth 0.9\nset grid ytics\n"
-              "set key top left\nset xtics rotate by -30\nset datafile missing '?'\n")
+              "set key top left\nset xtics rotate by -30\nset datafile missing '?'\n"
+              "set label 1 '* not passed on every system (unsupported or failed: see "
+              "results.md)' at graph 0.99, graph 0.96 right\n")
     gp = common + (f"set output '{out}/times.png'\n"
                    "set title 'Whole-process time per workload (median; log scale; lower is "
                    "better)'\nset ylabel 'seconds'\nset logscale y\n"

@@ -14,6 +14,8 @@ packages=(
     nasm                                        # test guests (tests/guests)
     qemu-system-x86                             # runs the test guests as a known-good reference
     seabios                                     # firmware for BIOS guests
+    zlib1g-dev                                  # the SingleStepTests runner reads .gz cases
+    python3 gnuplot-nox                         # benchmarks/: the harness and its charts
 )
 # The guests are 32-bit x86: on x86 the flags guest's oracle is a 32-bit host program
 # (gcc -m32); elsewhere only the guests' linker is needed, as a cross binutils.
