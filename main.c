@@ -14,7 +14,9 @@
 #include "hw/pc.h"
 #include "hw/vga.h"
 #include "loaders/loader.h"
+#include "ui/display.h"
 #include "ui/screenshot.h"
+#include "ui/sdl.h"
 
 /* Exit statuses (also in --help and README) */
 enum {
@@ -29,13 +31,23 @@ static const char *help_tail =
     "QEMU spellings: options take one dash (-kernel) or two (--kernel).\n"
     "\n"
     "Exit status:\n"
-    "  0      guest powered off; reset or triple fault with -no-reboot; Ctrl-A x\n"
+    "  0      guest powered off (or its window closed); reset or triple fault with -no-reboot;\n"
+    "         Ctrl-A x\n"
     "  1      bad option or file (nothing ran)\n"
     "  2      the guest could not go on (unimplemented instruction, HLT with interrupts off,\n"
     "         triple fault without -no-reboot)\n"
     "  2v+1   the guest wrote v to the exit device (port 0xf4, as QEMU's isa-debug-exit)\n"
     "\n"
-    "Serial in the terminal: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n";
+    "Serial in the terminal: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n"
+    "\n"
+    "Display: -display sdl (a window; the default when DISPLAY or WAYLAND_DISPLAY is set and\n"
+    "SDL can open one, else the run goes on as -display none and says so), -display none,\n"
+    "-nographic (no window, SeaBIOS on the serial port). In the window, with left Ctrl and\n"
+    "left Alt held:\n"
+    "  Ctrl-Alt-G    grab the mouse and keyboard for the guest, or release them (a click grabs)\n"
+    "  Ctrl-Alt-End  send Ctrl-Alt-Delete to the guest\n"
+    "  Ctrl-Alt-F    full screen on or off\n"
+    "Closing the window powers the guest off (status 0).\n";
 
 /* Debian's seabios package */
 #define DEFAULT_BIOS "/usr/share/seabios/bios-256k.bin"
@@ -43,10 +55,15 @@ static const char *help_tail =
 
 typedef struct Opts {
     char *kernel, *append, *initrd, *mem, *serial, *display, *accel, *bios;
-    char *dbt_backend, *debugcon;
+    char *dbt_backend, *debugcon, *machine;
     char **devices;
-    char *screenshot, *screenshot_text;
+    char *screenshot, *screenshot_text, *screenshot_every;
     gboolean nographic, no_reboot, stats, version;
+    /* storage: -drive, -hda..-hdd, -cdrom, -snapshot, -boot; drive_file[i] is the image of
+     * IDE position i that MachineConfig.ide[i].file points to */
+    char **drives, *hd[MACHINE_IDE_DRIVES], *cdrom, *boot, *drive_file[MACHINE_IDE_DRIVES];
+    char *boot_order;
+    gboolean snapshot;
 } Opts;
 
 static void opts_free(Opts *o)
@@ -61,9 +78,19 @@ static void opts_free(Opts *o)
     g_free(o->bios);
     g_free(o->dbt_backend);
     g_free(o->debugcon);
+    g_free(o->machine);
     g_strfreev(o->devices);
     g_free(o->screenshot);
     g_free(o->screenshot_text);
+    g_free(o->screenshot_every);
+    g_strfreev(o->drives);
+    g_free(o->cdrom);
+    g_free(o->boot);
+    g_free(o->boot_order);
+    for (int i = 0; i < MACHINE_IDE_DRIVES; i++) {
+        g_free(o->hd[i]);
+        g_free(o->drive_file[i]);
+    }
 }
 
 /* What main allocated for the options: freed at exit, whichever return main takes, so every
@@ -140,6 +167,25 @@ static void free_at_exit(void)
     g_free(the_args);
     if (the_flat)
         g_free((char *)the_flat->file);
+}
+
+/* -machine apic=on|off: the only property so far (QEMU's spelling of machine properties; the
+ * machine type is always the PC). */
+static bool parse_machine(const char *spec, MachineConfig *cfg, char *err, size_t len)
+{
+    gchar **kv = g_strsplit(spec, ",", -1);
+    bool ok = true;
+    for (int i = 0; kv[i] && ok; i++) {
+        if (!strcmp(kv[i], "apic=on") || !strcmp(kv[i], "apic=off")) {
+            cfg->no_apic = !strcmp(kv[i], "apic=off");
+        } else {
+            snprintf(err, len, "-machine %s: unsupported property '%s' (only apic=on|off)", spec,
+                     kv[i]);
+            ok = false;
+        }
+    }
+    g_strfreev(kv);
+    return ok;
 }
 
 /* -device: the ones dualvm always has are accepted as QEMU spells them; a generic loader
@@ -221,6 +267,239 @@ static bool load_vga_rom(Machine *m, const char *path, char *err, size_t len)
     return rc == 0;
 }
 
+/* ---- storage: QEMU's -drive (if=ide, format=raw), -hda..-hdd, -cdrom, -snapshot, -boot ---- */
+
+static const char *const ide_position[MACHINE_IDE_DRIVES] = {
+    "primary master", "primary slave", "secondary master", "secondary slave"};
+
+/* "a=b,c=d" split at single commas; ",," is a comma inside a value, as QEMU escapes it. */
+static char **split_props(const char *spec)
+{
+    GPtrArray *a = g_ptr_array_new();
+    GString *cur = g_string_new(NULL);
+    for (const char *p = spec;; p++) {
+        if (*p == ',' && p[1] == ',') {
+            g_string_append_c(cur, ',');
+            p++;
+        } else if (*p == ',' || !*p) {
+            g_ptr_array_add(a, g_string_free(cur, FALSE));
+            if (!*p)
+                break;
+            cur = g_string_new(NULL);
+        } else {
+            g_string_append_c(cur, *p);
+        }
+    }
+    g_ptr_array_add(a, NULL);
+    return (char **)g_ptr_array_free(a, FALSE);
+}
+
+static bool parse_onoff(const char *v, bool *out)
+{
+    if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true")) {
+        *out = true;
+        return true;
+    }
+    if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false")) {
+        *out = false;
+        return true;
+    }
+    return false;
+}
+
+/* Put a drive at IDE position index (-1: the first free one, as QEMU numbers them). */
+static bool place_drive(MachineConfig *cfg, Opts *o, char *who[], int index,
+                        DriveConfig dc, const char *file, const char *what, char *err, size_t len)
+{
+    if (index < 0) {
+        for (int i = 0; i < MACHINE_IDE_DRIVES && index < 0; i++)
+            if (!cfg->ide[i].present)
+                index = i;
+        if (index < 0) {
+            snprintf(err, len, "%s: no free IDE position (four drives at most)", what);
+            return false;
+        }
+    } else if (cfg->ide[index].present) {
+        snprintf(err, len, "%s: IDE index %d (%s) is taken already by %s", what, index,
+                 ide_position[index], who[index]);
+        return false;
+    }
+    o->drive_file[index] = g_strdup(file);
+    dc.file = o->drive_file[index];
+    dc.present = true;
+    cfg->ide[index] = dc;
+    who[index] = g_strdup(what);
+    return true;
+}
+
+/* One -drive. explicit_index selects the pass: drives with index=/bus=/unit= are placed
+ * first, the others then take the free positions in order. */
+static bool parse_drive(const char *spec, bool explicit_pass, MachineConfig *cfg, Opts *o,
+                        char *who[], char *err, size_t len)
+{
+    char **kv = split_props(spec);
+    DriveConfig dc = {0};
+    const char *file = NULL;
+    long index = -1, bus = -1, unit = -1;
+    bool ok = true;
+    for (int i = 0; kv[i] && ok; i++) {
+        char *eq = strchr(kv[i], '=');
+        if (!eq) {
+            snprintf(err, len, "-drive %s: '%s' is not key=value", spec, kv[i]);
+            ok = false;
+            break;
+        }
+        *eq = 0;
+        const char *k = kv[i], *v = eq + 1;
+        char *end = NULL;
+        if (!strcmp(k, "file")) {
+            file = v;
+        } else if (!strcmp(k, "format")) {
+            if (strcmp(v, "raw")) {
+                snprintf(err, len, "-drive %s: format=%s: only raw images are supported", spec, v);
+                ok = false;
+            }
+        } else if (!strcmp(k, "if")) {
+            if (strcmp(v, "ide")) {
+                snprintf(err, len, "-drive %s: if=%s: only if=ide is supported", spec, v);
+                ok = false;
+            }
+        } else if (!strcmp(k, "media")) {
+            if (!strcmp(v, "cdrom") || !strcmp(v, "disk")) {
+                dc.cdrom = !strcmp(v, "cdrom");
+            } else {
+                snprintf(err, len, "-drive %s: media=%s: use media=disk or media=cdrom", spec, v);
+                ok = false;
+            }
+        } else if (!strcmp(k, "index") || !strcmp(k, "bus") || !strcmp(k, "unit")) {
+            long n = strtol(v, &end, 10);
+            long max = !strcmp(k, "index") ? MACHINE_IDE_DRIVES - 1 : 1;
+            if (!*v || *end || n < 0 || n > max) {
+                snprintf(err, len, "-drive %s: %s=%s: must be 0 to %ld", spec, k, v, max);
+                ok = false;
+            } else if (!strcmp(k, "index")) {
+                index = n;
+            } else if (!strcmp(k, "bus")) {
+                bus = n;
+            } else {
+                unit = n;
+            }
+        } else if (!strcmp(k, "readonly") || !strcmp(k, "snapshot")) {
+            bool on;
+            if (!parse_onoff(v, &on)) {
+                snprintf(err, len, "-drive %s: %s=%s: use on or off", spec, k, v);
+                ok = false;
+            } else if (!strcmp(k, "readonly")) {
+                dc.readonly = on;
+            } else {
+                dc.snapshot = on;
+            }
+        } else if (!strcmp(k, "id")) {
+            continue;
+        } else {
+            snprintf(err, len,
+                     "-drive %s: unsupported property '%s' (file, format=raw, if=ide, "
+                     "media=disk|cdrom, index, bus, unit, readonly, snapshot, id)",
+                     spec, k);
+            ok = false;
+        }
+    }
+    if (ok && index >= 0 && (bus >= 0 || unit >= 0)) {
+        snprintf(err, len, "-drive %s: give index= or bus=/unit=, not both", spec);
+        ok = false;
+    }
+    if (ok && (bus >= 0 || unit >= 0))
+        index = (bus < 0 ? 0 : bus) * 2 + (unit < 0 ? 0 : unit);
+    if (ok && !file && !dc.cdrom) {
+        snprintf(err, len, "-drive %s: a disk needs file=PATH (only a CD-ROM drive may be empty)",
+                 spec);
+        ok = false;
+    }
+    if (ok && (index >= 0) == explicit_pass) {
+        if (o->snapshot)
+            dc.snapshot = true;
+        gchar *what = g_strdup_printf("-drive %s", spec);
+        ok = place_drive(cfg, o, who, (int)index, dc, file, what, err, len);
+        g_free(what);
+    }
+    g_strfreev(kv);
+    return ok;
+}
+
+static bool parse_storage(Opts *o, MachineConfig *cfg, char *err, size_t len)
+{
+    static const char *const hd_opt[MACHINE_IDE_DRIVES] = {"-hda", "-hdb", "-hdc", "-hdd"};
+    char *who[MACHINE_IDE_DRIVES] = {0}; /* what put a drive there, for clash messages */
+    bool ok = true;
+    for (int i = 0; i < MACHINE_IDE_DRIVES && ok; i++) {
+        DriveConfig dc = {.snapshot = o->snapshot};
+        if (o->hd[i])
+            ok = place_drive(cfg, o, who, i, dc, o->hd[i], hd_opt[i], err, len);
+    }
+    if (ok && o->cdrom) { /* as QEMU: the secondary master */
+        DriveConfig dc = {.cdrom = true};
+        ok = place_drive(cfg, o, who, 2, dc, o->cdrom, "-cdrom", err, len);
+    }
+    for (int pass = 0; pass < 2 && ok; pass++)
+        for (int i = 0; o->drives && o->drives[i] && ok; i++)
+            ok = parse_drive(o->drives[i], pass == 0, cfg, o, who, err, len);
+    for (int i = 0; i < MACHINE_IDE_DRIVES; i++)
+        g_free(who[i]);
+    if (!ok || !o->boot)
+        return ok;
+    /* -boot c, -boot order=dc,menu=on */
+    if (!strchr(o->boot, '=')) {
+        cfg->boot_order = o->boot;
+        return true;
+    }
+    char **kv = split_props(o->boot);
+    for (int i = 0; kv[i] && ok; i++) {
+        if (!strncmp(kv[i], "order=", 6)) {
+            g_free(o->boot_order);
+            o->boot_order = g_strdup(kv[i] + 6);
+            cfg->boot_order = o->boot_order;
+        } else if (!strncmp(kv[i], "menu=", 5)) {
+            bool on = false;
+            if (!parse_onoff(kv[i] + 5, &on)) {
+                snprintf(err, len, "-boot %s: menu=%s: use on or off", o->boot, kv[i] + 5);
+                ok = false;
+            }
+            cfg->boot_menu = on;
+        } else {
+            snprintf(err, len, "-boot %s: unsupported property '%s' (order=, menu=on|off)",
+                     o->boot, kv[i]);
+            ok = false;
+        }
+    }
+    g_strfreev(kv);
+    return ok;
+}
+
+/* The display's hooks into the engine (ui/ knows no engine). */
+static void kick_vcpu(void *opaque)
+{
+    Vcpu *v = opaque;
+    v->ops->kick(v);
+}
+
+static uint64_t dbt_insn_count(void *opaque)
+{
+    Vcpu *v = opaque;
+    return ((DbtCpu *)v->engine)->st.insns;
+}
+
+/* With a window, the vCPU runs on a thread of its own (ui/sdl.h). */
+typedef struct VcpuRun {
+    Vcpu *vcpu;
+    StopReason why;
+} VcpuRun;
+
+static void run_vcpu(void *opaque)
+{
+    VcpuRun *r = opaque;
+    r->why = vcpu_loop(r->vcpu);
+}
+
 int main(int argc, char **argv)
 {
     static Opts o; /* static: free_at_exit runs after main returns */
@@ -238,7 +517,8 @@ int main(int argc, char **argv)
         {"serial", 0, 0, G_OPTION_ARG_STRING, &o.serial, "COM1 backend: stdio, file:PATH, none",
          "DEV"},
         {"nographic", 0, 0, G_OPTION_ARG_NONE, &o.nographic, "No display; serial on stdio", NULL},
-        {"display", 0, 0, G_OPTION_ARG_STRING, &o.display, "Display: none (sdl: not yet)", "TYPE"},
+        {"display", 0, 0, G_OPTION_ARG_STRING, &o.display,
+         "Display: sdl (a window; default where one can open) or none", "TYPE"},
         {"accel", 0, 0, G_OPTION_ARG_STRING, &o.accel,
          "Engine: auto (default), kvm, dbt (tcg is an alias for dbt)", "NAME"},
         {"dbt-backend", 0, 0, G_OPTION_ARG_STRING, &o.dbt_backend,
@@ -246,12 +526,30 @@ int main(int argc, char **argv)
         {"device", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.devices,
          "isa-debug-exit,iobase=0xf4,iosize=0x04 (built in) or loader,file=F,addr=A[,cpu-num=0]",
          "SPEC"},
+        {"machine", 0, 0, G_OPTION_ARG_STRING, &o.machine,
+         "Machine properties: apic=off (no local APIC nor IOAPIC: the 8259 alone)", "PROPS"},
         {"no-reboot", 0, 0, G_OPTION_ARG_NONE, &o.no_reboot, "Exit instead of rebooting", NULL},
         {"stats", 0, 0, G_OPTION_ARG_NONE, &o.stats, "Print engine counters on exit", NULL},
         {"screenshot", 0, 0, G_OPTION_ARG_FILENAME, &o.screenshot,
          "When the run ends, save the screen as a PNG", "FILE.png"},
         {"screenshot-text", 0, 0, G_OPTION_ARG_FILENAME, &o.screenshot_text,
          "When the run ends, save a text-mode screen as UTF-8 (empty in graphics modes)", "FILE"},
+        {"screenshot-every", 0, 0, G_OPTION_ARG_STRING, &o.screenshot_every,
+         "Also write -screenshot/-screenshot-text every SECONDS of guest time while it runs",
+         "SECONDS"},
+        {"drive", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.drives,
+         "IDE drive: file=PATH,format=raw,if=ide,media=disk|cdrom[,index=0-3][,readonly=on]"
+         "[,snapshot=on]",
+         "SPEC"},
+        {"hda", 0, 0, G_OPTION_ARG_FILENAME, &o.hd[0], "Raw disk image, primary master", "FILE"},
+        {"hdb", 0, 0, G_OPTION_ARG_FILENAME, &o.hd[1], "Raw disk image, primary slave", "FILE"},
+        {"hdc", 0, 0, G_OPTION_ARG_FILENAME, &o.hd[2], "Raw disk image, secondary master", "FILE"},
+        {"hdd", 0, 0, G_OPTION_ARG_FILENAME, &o.hd[3], "Raw disk image, secondary slave", "FILE"},
+        {"cdrom", 0, 0, G_OPTION_ARG_FILENAME, &o.cdrom, "CD-ROM image (secondary master)", "FILE"},
+        {"snapshot", 0, 0, G_OPTION_ARG_NONE, &o.snapshot,
+         "Keep every disk write in memory: the images stay as they are", NULL},
+        {"boot", 0, 0, G_OPTION_ARG_STRING, &o.boot,
+         "Boot order: c (disk), d (CD-ROM), order=dc, menu=on", "ORDER"},
         {"version", 0, 0, G_OPTION_ARG_NONE, &o.version, "Print the version and exit", NULL},
         {NULL},
     };
@@ -303,16 +601,35 @@ int main(int argc, char **argv)
     if (o.serial)
         cfg.serial = o.serial;
     cfg.no_reboot = o.no_reboot;
-    const char *display = o.display ? o.display : "none";
     if (o.nographic && o.display && strcmp(o.display, "none")) {
         fprintf(stderr, "dualvm: -nographic and -display %s contradict each other\n", o.display);
         return EXIT_USAGE;
     }
-    if (strcmp(display, "none")) {
-        fprintf(stderr, "dualvm: -display %s: %s\n", display,
-                !strcmp(display, "sdl") ? "the SDL window is not implemented yet; use -display none"
-                                        : "unknown display (use none or sdl)");
+    /* sdl: a window, or an error if none opens; auto: a window where one can open */
+    enum { DISPLAY_OFF, DISPLAY_SDL, DISPLAY_AUTO } display = DISPLAY_AUTO;
+    if (o.nographic || (o.display && !strcmp(o.display, "none")))
+        display = DISPLAY_OFF;
+    else if (o.display && !strcmp(o.display, "sdl"))
+        display = DISPLAY_SDL;
+    else if (o.display) {
+        fprintf(stderr, "dualvm: -display %s: unknown display (use sdl or none)\n", o.display);
         return EXIT_USAGE;
+    }
+    int64_t shot_every_ns = 0;
+    if (o.screenshot_every) {
+        char *end;
+        double sec = g_ascii_strtod(o.screenshot_every, &end);
+        if (end == o.screenshot_every || *end || !(sec >= 0.01 && sec <= 1e6)) {
+            fprintf(stderr, "dualvm: -screenshot-every %s: not a number of seconds from 0.01 on\n",
+                    o.screenshot_every);
+            return EXIT_USAGE;
+        }
+        if (!o.screenshot && !o.screenshot_text) {
+            fprintf(stderr, "dualvm: -screenshot-every needs -screenshot FILE.png or "
+                            "-screenshot-text FILE\n");
+            return EXIT_USAGE;
+        }
+        shot_every_ns = (int64_t)(sec * 1e9);
     }
     if (o.initrd) {
         fprintf(stderr, "dualvm: -initrd: not implemented yet (the Linux loader and multiboot "
@@ -322,6 +639,14 @@ int main(int argc, char **argv)
     if (o.debugcon)
         cfg.debugcon = o.debugcon;
     char err[512] = "";
+    if (o.machine && !parse_machine(o.machine, &cfg, err, sizeof(err))) {
+        fprintf(stderr, "dualvm: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (!parse_storage(&o, &cfg, err, sizeof(err))) {
+        fprintf(stderr, "dualvm: %s\n", err);
+        return EXIT_USAGE;
+    }
     static FlatLoad flat;
     the_flat = &flat;
     for (int i = 0; o.devices && o.devices[i]; i++) {
@@ -391,6 +716,8 @@ int main(int argc, char **argv)
         rc = load_flat(m->as, m->ram_size, &cpu, flat.file, flat.addr,
                        flat.set_pc ? flat.addr : (o.kernel ? cpu.rip : LOADER_ENTRY_DEFAULT),
                        err, sizeof(err));
+    if (!rc && !bios) /* no firmware to describe the APICs: the board's MP table does */
+        rc = pc_write_mp_table(m, err, sizeof(err));
     if (rc) {
         fprintf(stderr, "dualvm: %s\n", err);
         pc_free(m);
@@ -404,9 +731,42 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     ops->set_state(&vcpu, &cpu);
+
+    /* The window, if there is to be one: SDL's video is initialised only here, never for
+     * -display none or -nographic. */
+    bool use_sdl = false;
+    char display_note[600] = "";
+    if (display != DISPLAY_OFF) {
+        const char *x11 = getenv("DISPLAY"), *wl = getenv("WAYLAND_DISPLAY");
+        if (display == DISPLAY_AUTO && !(x11 && *x11) && !(wl && *wl))
+            snprintf(display_note, sizeof(display_note),
+                     "no window: DISPLAY and WAYLAND_DISPLAY are not set; running as -display none");
+        else if (!sdl_init(err, sizeof(err)))
+            use_sdl = true;
+        else if (display == DISPLAY_SDL) {
+            fprintf(stderr, "dualvm: -display sdl: %s\n", err);
+            ops->destroy(&vcpu);
+            pc_free(m);
+            return EXIT_USAGE;
+        } else
+            snprintf(display_note, sizeof(display_note),
+                     "no window (SDL: %s); running as -display none", err);
+    }
+    Display *ui = NULL;
+    if (use_sdl || shot_every_ns) {
+        ui = display_new(m, pc_vga(m), pc_i8042(m), use_sdl);
+        display_set_kick(ui, kick_vcpu, &vcpu);
+        if (ops == &accel_dbt_ops)
+            display_set_insn_counter(ui, dbt_insn_count, &vcpu);
+        if (shot_every_ns)
+            display_set_screenshots(ui, o.screenshot, o.screenshot_text, shot_every_ns);
+    }
+
     /* said once everything is in place, so that an error above stays the only line */
     if (say_engine)
         fprintf(stderr, "dualvm: %s\n", engine_line);
+    if (display_note[0])
+        fprintf(stderr, "dualvm: %s\n", display_note);
 
     the_machine = m;
     struct sigaction sa = {.sa_handler = on_signal};
@@ -415,7 +775,24 @@ int main(int argc, char **argv)
     /* a closed stdout pipe must not kill the run; the serial backend sees EPIPE instead */
     signal(SIGPIPE, SIG_IGN);
 
-    StopReason why = vcpu_loop(&vcpu);
+    StopReason why = STOP_NONE;
+    VcpuRun run = {&vcpu, STOP_NONE};
+    if (use_sdl && sdl_run(ui, pc_vga(m), ops->name, run_vcpu, &run, err, sizeof(err))) {
+        if (display == DISPLAY_SDL) {
+            fprintf(stderr, "dualvm: -display sdl: %s\n", err);
+            display_free(ui);
+            ops->destroy(&vcpu);
+            pc_free(m);
+            return EXIT_USAGE;
+        }
+        fprintf(stderr, "dualvm: no window (%s); running as -display none\n", err);
+        use_sdl = false;
+    } else if (use_sdl) {
+        why = run.why;
+    }
+    if (!use_sdl)
+        why = vcpu_loop(&vcpu);
+    display_free(ui); /* the vCPU thread has ended: the machine is this thread's again */
     int status;
     switch (why) {
     case STOP_EXIT_DEVICE:

@@ -1147,13 +1147,15 @@ static void describe_cpu(Vcpu *v, char *buf, size_t len)
     }
 }
 
+/* AMD: the VMEXIT code (32 bits as KVM passes it); VMEXIT_INVALID when VMRUN's consistency
+ * checks refuse the guest state. */
 static const char *svm_exit_reason(uint64_t r)
 {
-    switch (r) {
-    case (uint64_t)-1:
-        return "VMRUN failed: the VMCB holds an invalid guest state";
-    case (uint64_t)-2:
-        return "VMRUN failed: busy";
+    switch ((uint32_t)r) {
+    case 0xffffffffu:
+        return "VMEXIT_INVALID: VMRUN refused the guest state in the VMCB";
+    case 0xfffffffeu:
+        return "VMEXIT_BUSY";
     default:
         return "SVM exit code";
     }
@@ -1320,6 +1322,7 @@ static void prepare_interrupt(Vcpu *v)
 static void ensure_thread(KvmVcpu *k)
 {
     pid_t tid = (pid_t)syscall(SYS_gettid);
+    tls_run = k->run; /* this thread may run other vCPUs in between */
     if (k->have_thread && k->tid == tid)
         return;
     if (k->have_timer) {
@@ -1329,7 +1332,6 @@ static void ensure_thread(KvmVcpu *k)
     k->thread = pthread_self();
     k->tid = tid;
     k->have_thread = true;
-    tls_run = k->run;
     struct sigevent sev;
     memset(&sev, 0, sizeof(sev));
     sev.sigev_notify = SIGEV_THREAD_ID;
@@ -1536,7 +1538,7 @@ static void kvm_destroy(Vcpu *v)
     KvmVcpu *k = v->engine;
     if (!k)
         return;
-    if (k->have_thread && pthread_equal(k->thread, pthread_self()))
+    if (tls_run == k->run)
         tls_run = NULL;
     if (k->have_timer)
         timer_delete(k->timer);

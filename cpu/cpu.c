@@ -30,6 +30,8 @@ void cpu_reset(CpuState *s)
     s->ldt.attr = SEG_P | 2;
     s->tr.limit = 0xffff;
     s->tr.attr = SEG_P | 0xb;
+    s->dr[6] = 0xffff0ff0; /* the reserved bits read as ones, as after RESET */
+    s->dr[7] = 0x400;
     s->fcw = 0x37f;
     s->ftw = 0xffff;
     s->mxcsr = 0x1f80;

@@ -104,6 +104,10 @@ typedef struct CpuState {
     uint64_t sysenter_cs, sysenter_esp, sysenter_eip;
     uint64_t star, lstar, cstar, fmask, kernel_gs_base;
     uint64_t tsc, apic_base, pat, misc_enable;
+    /* memory type ranges (MTRRs), stored and returned; the machine has no caches to apply
+     * them to. Fixed: 64K_00000, 16K_80000, 16K_A0000, 4K_C0000..4K_F8000; variable: base and
+     * mask pairs, as MSRs 0x200..0x20f. */
+    uint64_t mtrr_def_type, mtrr_fixed[11], mtrr_var[16];
     /* x87 and SSE */
     FpReg fpr[8];
     uint16_t fcw, fsw, ftw; /* ftw: full 16-bit tag word */

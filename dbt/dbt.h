@@ -24,6 +24,8 @@
 
 #define DBT_TLB_BITS 8
 #define DBT_TLB_SIZE (1u << DBT_TLB_BITS)
+#define DBT_TLB_VICTIMS 8
+#define DBT_TLB_ALL (DBT_TLB_SIZE + DBT_TLB_VICTIMS)
 #define DBT_PAGE_BITS 12
 #define DBT_PAGE_SIZE (1u << DBT_PAGE_BITS)
 #define DBT_PAGE_MASK (~(uint64_t)(DBT_PAGE_SIZE - 1))
@@ -42,7 +44,15 @@ enum {
     MODE_VM86 = 1 << 3,
     MODE_PG = 1 << 4,
     MODE_CPL_SHIFT = 5, /* two bits */
+    MODE_STEP = 1 << 7, /* one instruction per block: EFLAGS.TF or RF, or data breakpoints */
 };
+
+/* DR6 / DR7 bits */
+#define DR6_B0 (1u << 0) /* B0..B3: breakpoint n met */
+#define DR6_BD (1u << 13)
+#define DR6_BS (1u << 14)
+#define DR6_BT (1u << 15)
+#define DR7_GD (1u << 13)
 
 typedef struct TlbEntry {
     uint64_t read_tag;  /* linear page address, or -1 */
@@ -80,7 +90,11 @@ typedef struct DbtCpu {
     AddressSpace *as;
     IoBus *io;
 
-    TlbEntry tlb[DBT_TLB_SIZE];
+    /* direct-mapped entries, then DBT_TLB_VICTIMS fully associative ones holding what the
+     * direct-mapped part evicted (two buffers 4 MiB apart would otherwise evict each other on
+     * every access of a copy loop) */
+    TlbEntry tlb[DBT_TLB_SIZE + DBT_TLB_VICTIMS];
+    unsigned tlb_victim_next;
     uint64_t a20_mask;
     uint32_t a20_gen_seen; /* Machine.a20_gen when a20_mask was last set */
     uint64_t tsc_offset; /* TSC = virtual ns + tsc_offset */
@@ -88,12 +102,22 @@ typedef struct DbtCpu {
     uint64_t cur_eip;   /* EIP of the instruction being executed (for exceptions) */
     bool smc_hit;       /* the running block's code was written: leave after this insn */
     bool irq_inhibit;   /* one instruction after STI / MOV SS: no interrupts */
+    bool in_shadow;     /* the block being looked up runs in that shadow: one instruction */
     jmp_buf *unwind;
     int pending_exc; /* set by dbt_raise: vector, -2 engine failure, -3 shutdown */
     int pending_has_err;
     uint32_t pending_err;
     bool delivering; /* inside dbt_do_interrupt: a fault now is a double fault */
     int delivering_vec;
+    bool exc_fault;  /* the exception being delivered is a fault: the pushed EFLAGS has RF */
+
+    /* paging and debug state beside CpuState (dbt/mmu.c, dbt/excp.c) */
+    uint64_t pdpte[4];   /* PAE: the PDPTEs, loaded when CR3 is written or PAE paging starts */
+    bool tlb_large;      /* the TLB holds pieces of 2/4 MiB pages: INVLPG drops the whole page */
+    uint32_t db_pending; /* DR6 bits of trap-class #DB conditions met by this instruction */
+    bool db_inhibit;     /* MOV SS / POP SS: no single-step trap after this instruction */
+    bool sw_int;         /* an INT n/INT3/INTO/INT1 was delivered by this instruction */
+    bool rf_skip;        /* EFLAGS.RF was set as this (single-instruction) block began */
 
     /* block cache */
     GHashTable *blocks;        /* (phys | mode << 40) -> Block */
@@ -125,10 +149,20 @@ _Noreturn void dbt_fail(DbtCpu *env, const char *fmt, ...) __attribute__((format
 /* Memory (dbt/mmu.c). seg is S_ES..S_GS; off is the effective address. */
 uint64_t dbt_ld(DbtCpu *env, int seg, uint64_t off, unsigned size);
 void dbt_st(DbtCpu *env, int seg, uint64_t off, uint64_t val, unsigned size);
-/* Linear-address access (descriptor tables, IDT, TSS): no segment checks. */
+/* Linear-address access (descriptor tables, IDT, TSS): no segment checks, supervisor rights
+ * (the implicit system accesses of the SDM, whatever the CPL). */
 uint64_t dbt_ld_lin(DbtCpu *env, uint64_t lin, unsigned size);
 void dbt_st_lin(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size);
+/* Linear-address access with the rights of a given privilege (user: CPL 3), for stack frames
+ * built at a privilege level other than the current one (interrupts, call gates). */
+uint64_t dbt_ld_lin_priv(DbtCpu *env, uint64_t lin, unsigned size, bool user);
+void dbt_st_lin_priv(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size, bool user);
 void dbt_tlb_flush(DbtCpu *env);
+/* INVLPG: drop the translation of the page holding lin (the whole 2/4 MiB page if large). */
+void dbt_tlb_flush_page(DbtCpu *env, uint64_t lin);
+/* Load the four PAE PDPTEs from CR3; false (and nothing loaded) if one has reserved bits set,
+ * which the caller turns into #GP(0). */
+bool dbt_load_pdptes(DbtCpu *env, uint64_t cr3);
 /* Physical address of a code fetch at linear address lin; raises on fault. */
 uint64_t dbt_code_phys(DbtCpu *env, uint64_t lin);
 /* Drop every block translated from [gpa, gpa+len). Safe to call from inside a block. */
@@ -158,8 +192,38 @@ uint32_t dbt_mode(const DbtCpu *env);
 void dbt_do_interrupt(DbtCpu *env, int vector, bool is_sw, bool has_err, uint32_t err,
                       uint64_t next_eip);
 /* Far-transfer support for helpers (dbt/excp.c). */
-void dbt_check_code_seg(DbtCpu *env, uint16_t sel, SegCache *out, unsigned *new_cpl);
 void dbt_read_desc_cache(DbtCpu *env, uint16_t sel, SegCache *out, uint32_t *hi);
+/* Protected-mode far JMP/CALL through any descriptor: code segment, call gate, task gate or
+ * TSS (SDM vol. 2 JMP/CALL, vol. 3 ch. 5.8, 7.3). osz: the instruction's operand size;
+ * next_eip: the EIP after the instruction. Returns the new EIP. */
+uint64_t dbt_far_jmp(DbtCpu *env, uint16_t sel, uint64_t off, unsigned osz, uint64_t next_eip);
+uint64_t dbt_far_call(DbtCpu *env, uint16_t sel, uint64_t off, unsigned osz, uint64_t next_eip);
+/* IRET with EFLAGS.NT set: return to the task named by the current TSS's back link. */
+uint64_t dbt_task_return(DbtCpu *env, uint64_t next_eip);
+/* The CPL or the user/supervisor side changed: drop what the TLB cached for the old one. */
+void dbt_cpl_changed(DbtCpu *env, unsigned old_cpl);
+/* INT n in virtual-8086 mode: to the 8086 handler (CR4.VME redirection), to the protected-mode
+ * handler (IOPL 3), or #GP(0) to the monitor. */
+void dbt_vm86_int(DbtCpu *env, int vec, uint64_t next_eip);
+/* DR0-DR3 or DR7 were written (old_dr7: DR7 before): retranslate, drop the TLB. */
+void dbt_debug_regs_changed(DbtCpu *env, uint64_t old_dr7);
+/* Descriptor instructions (LAR LSL VERR VERW LLDT LTR): dbt/excp.c */
+bool dbt_lar_lsl(DbtCpu *env, uint16_t sel, bool lsl, uint32_t *out);
+bool dbt_verr_verw(DbtCpu *env, uint16_t sel, bool write);
+void dbt_lldt(DbtCpu *env, uint16_t sel);
+void dbt_ltr(DbtCpu *env, uint16_t sel);
+/* Debug support (dbt/excp.c). dbt_exec calls dbt_step_done after each MODE_STEP block that
+ * ran to its end (tf: EFLAGS.TF was set before it); it delivers the trap-class #DB. */
+void dbt_step_done(DbtCpu *env, bool tf);
+/* Enabled DR0-DR3 instruction breakpoint matching linear address lin: DR6 B bits, or 0. */
+uint32_t dbt_exec_bp_match(const DbtCpu *env, uint64_t lin);
+bool dbt_data_bp_active(const DbtCpu *env);
+/* Data breakpoints met by an access to [lin, lin+size) (DR6 B bits, added to db_pending). */
+void dbt_data_bp_check(DbtCpu *env, uint64_t lin, unsigned size, bool write);
+/* Model-specific registers (dbt/msr.c): false for an MSR the model does not have or a value
+ * it refuses (the caller raises #GP(0)). */
+bool dbt_rdmsr(DbtCpu *env, uint32_t msr, uint64_t *val);
+bool dbt_wrmsr(DbtCpu *env, uint32_t msr, uint64_t val);
 /* Segment register load with the mode's rules (real/vm86: base = sel*16; protected: descriptor). */
 void dbt_load_seg(DbtCpu *env, int seg, uint16_t sel);
 

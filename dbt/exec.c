@@ -63,6 +63,10 @@ uint32_t dbt_mode(const DbtCpu *env)
     if (env->s.cr0 & CR0_PG)
         m |= MODE_PG;
     m |= dbt_cpl(env) << MODE_CPL_SHIFT;
+    /* single-step, the instruction after an IRET that set RF, data breakpoints: the run loop
+     * looks at the debug conditions after every instruction (dbt_step_done) */
+    if ((env->s.rflags & (FL_TF | FL_RF)) || dbt_data_bp_active(env) || env->in_shadow)
+        m |= MODE_STEP;
     return m;
 }
 
@@ -116,7 +120,7 @@ void dbt_mark_code_page(DbtCpu *env, uint64_t phys_page)
         return;
     env->code_pages[pn] = 1;
     /* writes to this page must now take the slow path */
-    for (unsigned i = 0; i < DBT_TLB_SIZE; i++)
+    for (unsigned i = 0; i < DBT_TLB_ALL; i++)
         if (env->tlb[i].phys == phys_page)
             env->tlb[i].write_tag = ~0ull;
 }
@@ -352,7 +356,8 @@ static Block *find_block(DbtCpu *env)
         if (b->phys_page2 != ~0ull)
             page_add_block(env, b->phys_page2, b);
         env->st.blocks_translated++;
-        if (env->jit && !jit_compile(env, b))
+        /* single-instruction blocks stay with the interpreter: they must come back here */
+        if (env->jit && ((mode & MODE_STEP) || !jit_compile(env, b)))
             b->exec_count = UINT32_MAX; /* the interpreter keeps it */
     }
     env->jc[h] = b;
@@ -393,6 +398,12 @@ int dbt_exec(DbtCpu *env, volatile int *kick, int64_t deadline_ns)
         if (vec == -3)
             return DBT_RUN_SHUTDOWN;
         if (vec >= 0) {
+            /* a fault: the instruction's trap-class debug conditions are void, and the EFLAGS
+             * image gets RF (except for #DB's own faults) */
+            env->db_pending = 0;
+            env->db_inhibit = false;
+            env->sw_int = false;
+            env->exc_fault = vec != EXC_DB;
             /* delivery itself may fault; dbt_do_interrupt turns that into #DF / shutdown */
             dbt_do_interrupt(env, vec, false, env->pending_has_err, env->pending_err,
                              env->s.rip);
@@ -413,22 +424,35 @@ int dbt_exec(DbtCpu *env, volatile int *kick, int64_t deadline_ns)
         } else if (check_interrupt(env)) {
             continue;
         }
+        /* the instruction after STI / MOV SS runs as a block of its own, so an interrupt
+         * pending at STI is taken right after it, as on hardware */
+        env->in_shadow = env->irq_inhibit;
         env->irq_inhibit = false;
         if (((++budget & 255) == 0 || ran_long) && deadline_ns != INT64_MAX &&
             clock_ns(env->m->clock) >= deadline_ns)
             return DBT_RUN_DEADLINE;
         ran_long = false;
         Block *b = find_block(env);
+        env->in_shadow = false;
         env->smc_hit = false;
         env->st.blocks_run++;
+        /* RF suppresses the instruction breakpoints of one instruction and is cleared as it
+         * starts; TF before it asks for the single-step trap after it */
+        bool step = b->mode & MODE_STEP, tf = false;
+        env->rf_skip = false;
+        if (step) {
+            tf = env->s.rflags & FL_TF;
+            env->rf_skip = env->s.rflags & FL_RF;
+            env->s.rflags &= ~(uint64_t)FL_RF;
+        }
         if (env->jit)
             jit_link_last_exit(env, b);
-        if (b->host_code) {
-            jit_run(env, b);
+        if (b->host_code && jit_run(env, b))
             ran_long = env->st.insns - env->jit_insns_base >= 1024;
-        } else {
+        else
             dbt_interp(env, b);
-        }
+        if (step || env->db_pending)
+            dbt_step_done(env, tf); /* the trap-class #DB, if any, after the instruction */
     }
 }
 

@@ -125,6 +125,75 @@ HELPER(helper_out)
 
 /* ---- string instructions ---- */
 
+/* REP MOVS/STOS fast path: a run of elements that stays inside one page on each side moves
+ * through host memory at once. It only takes runs whose pages are already in the TLB for the
+ * access (the element-by-element path fills it, and takes any fault or MMIO), ascending
+ * (DF=0), in segments whose limit covers the whole offset range, so no check is skipped.
+ * Pages holding translated code never have a TLB write entry, so SMC still goes the slow
+ * path. Returns the number of elements done (0: use the slow path). */
+static uint64_t rep_fast(DbtCpu *env, unsigned kind, unsigned size, int seg, unsigned asz,
+                         uint64_t count)
+{
+    uint64_t am = msk(asz);
+    uint64_t si = env->s.regs[R_ESI] & am, di = env->s.regs[R_EDI] & am;
+    const SegCache *es = &env->s.seg[S_ES];
+    /* expand-up, writable data covering every offset */
+    if (es->limit < am || (es->attr & 0xe) != 0x2)
+        return 0;
+    uint64_t dlin = (es->base + di) & 0xffffffffull;
+    const TlbEntry *de = &env->tlb[(dlin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+    if (de->write_tag != (dlin & DBT_PAGE_MASK))
+        return 0;
+    uint64_t n = (DBT_PAGE_SIZE - (dlin & (DBT_PAGE_SIZE - 1))) / size;
+    uint64_t room = (am - di + 1) / size; /* no offset wrap inside the run */
+    n = n < room ? n : room;
+    n = n < count ? n : count;
+    uint8_t *d = (uint8_t *)(uintptr_t)(dlin + de->addend);
+    const uint8_t *src = NULL;
+    if (kind == STR_MOVS) {
+        const SegCache *ss = &env->s.seg[seg];
+        if (ss->limit < am || (ss->attr & 0xc) == 0x4 || (ss->attr & 0xa) == 0x8 ||
+            !(ss->attr & SEG_P))
+            return 0;
+        uint64_t slin = (ss->base + si) & 0xffffffffull;
+        const TlbEntry *se = &env->tlb[(slin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+        if (se->read_tag != (slin & DBT_PAGE_MASK))
+            return 0;
+        uint64_t sn = (DBT_PAGE_SIZE - (slin & (DBT_PAGE_SIZE - 1))) / size;
+        uint64_t sroom = (am - si + 1) / size;
+        n = n < sn ? n : sn;
+        n = n < sroom ? n : sroom;
+        src = (const uint8_t *)(uintptr_t)(slin + se->addend);
+    }
+    if (n == 0)
+        return 0;
+    uint64_t bytes = n * size;
+    if (kind == STR_STOS) {
+        uint64_t v = env->s.regs[R_EAX];
+        if (size == 1) {
+            memset(d, (int)(v & 0xff), bytes);
+        } else {
+            for (uint64_t i = 0; i < bytes; i += size)
+                memcpy(d + i, &v, size);
+        }
+    } else if (d > src && d < src + bytes) {
+        /* forward copy onto itself: element by element, each read before its write, as the
+         * CPU does (this replicates the pattern) */
+        for (uint64_t i = 0; i < bytes; i += size) {
+            uint64_t v;
+            memcpy(&v, src + i, size);
+            memcpy(d + i, &v, size);
+        }
+    } else {
+        memmove(d, src, bytes);
+    }
+    set_reg(env, R_EDI, asz, di + bytes);
+    if (kind == STR_MOVS)
+        set_reg(env, R_ESI, asz, si + bytes);
+    set_reg(env, R_ECX, asz, (env->s.regs[R_ECX] - n) & am);
+    return n;
+}
+
 /* imm: kind | size << 8 | asz << 16 | seg << 24 | rep << 32 (1 = REP/REPE, 2 = REPNE).
  * Returns 1 when a REP instruction stopped early and must run again (to let interrupts in). */
 HELPER(helper_string)
@@ -139,6 +208,14 @@ HELPER(helper_string)
     for (;;) {
         if (rep && (env->s.regs[R_ECX] & am) == 0)
             return 0;
+        if (rep && step > 0 && (kind == STR_MOVS || kind == STR_STOS) &&
+            rep_fast(env, kind, size, seg, asz, env->s.regs[R_ECX] & am)) {
+            if ((env->s.regs[R_ECX] & am) == 0)
+                return 0;
+            if (--budget == 0 || env->m->stop)
+                return 1;
+            continue;
+        }
         uint64_t si = env->s.regs[R_ESI] & am, di = env->s.regs[R_EDI] & am;
         bool stop = false;
         switch (kind) {
@@ -208,6 +285,14 @@ HELPER(helper_string)
 
 /* ---- control registers ---- */
 
+/* PAE paging is (being) turned on with this CR0/CR3/CR4: the PDPTEs are loaded now, and a
+ * reserved bit in one is #GP(0) with nothing changed (SDM vol. 3 4.4.1). */
+static void pae_load(DbtCpu *env, uint64_t cr0, uint64_t cr3, uint64_t cr4)
+{
+    if ((cr0 & CR0_PG) && (cr4 & CR4_PAE) && !dbt_load_pdptes(env, cr3))
+        dbt_raise(env, EXC_GP, 1, 0);
+}
+
 HELPER(helper_mov_to_cr)
 {
     need_cpl0(env);
@@ -219,8 +304,10 @@ HELPER(helper_mov_to_cr)
         if ((v & CR0_NW) && !(v & CR0_CD))
             dbt_raise(env, EXC_GP, 1, 0);
         uint64_t old = env->s.cr0;
+        if ((v & CR0_PG) && !(old & CR0_PG))
+            pae_load(env, v, env->s.cr3, env->s.cr4);
         env->s.cr0 = v | CR0_ET;
-        if ((old ^ env->s.cr0) & (CR0_PG | CR0_PE | CR0_WP))
+        if ((old ^ env->s.cr0) & (CR0_PG | CR0_PE | CR0_WP | CR0_AM))
             dbt_tlb_flush(env);
         break;
     }
@@ -228,14 +315,18 @@ HELPER(helper_mov_to_cr)
         env->s.cr2 = v;
         break;
     case 3:
+        pae_load(env, env->s.cr0, v, env->s.cr4);
         env->s.cr3 = v;
         dbt_tlb_flush(env);
         break;
     case 4: {
         /* the bits whose function we implement; the rest are reserved here (#GP) */
-        uint32_t ok = CR4_TSD | CR4_DE | CR4_PSE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+        uint32_t ok = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE |
+                      CR4_OSFXSR | CR4_OSXMMEXCPT;
         if (v & ~ok)
             dbt_raise(env, EXC_GP, 1, 0);
+        if ((v ^ env->s.cr4) & (CR4_PAE | CR4_PSE | CR4_PGE))
+            pae_load(env, env->s.cr0, env->s.cr3, v);
         env->s.cr4 = v;
         dbt_tlb_flush(env);
         break;
@@ -265,31 +356,43 @@ HELPER(helper_mov_from_cr)
     }
 }
 
-HELPER(helper_mov_to_dr)
+/* The debug register an encoding names (DR4/DR5 alias DR6/DR7 unless CR4.DE); MOV DR with
+ * DR7.GD set is a #DB fault with DR6.BD (general detect). */
+static unsigned dr_index(DbtCpu *env, unsigned n)
 {
     need_cpl0(env);
-    unsigned n = (unsigned)imm;
     if ((n == 4 || n == 5) && (env->s.cr4 & CR4_DE))
         dbt_raise(env, EXC_UD, 0, 0);
     if (n == 4 || n == 5)
         n += 2;
     if (n > 7)
         dbt_raise(env, EXC_UD, 0, 0);
+    if (env->s.dr[7] & DR7_GD) {
+        env->s.dr[6] |= DR6_BD;
+        dbt_raise(env, EXC_DB, 0, 0);
+    }
+    return n;
+}
+
+HELPER(helper_mov_to_dr)
+{
+    unsigned n = dr_index(env, (unsigned)imm);
+    uint64_t old_dr7 = env->s.dr[7];
     env->s.dr[n] = (uint32_t)a;
+    if (n != 6)
+        dbt_debug_regs_changed(env, old_dr7);
     return 0;
 }
 
 HELPER(helper_mov_from_dr)
 {
-    need_cpl0(env);
-    unsigned n = (unsigned)imm;
-    if ((n == 4 || n == 5) && (env->s.cr4 & CR4_DE))
-        dbt_raise(env, EXC_UD, 0, 0);
-    if (n == 4 || n == 5)
-        n += 2;
-    if (n > 7)
-        dbt_raise(env, EXC_UD, 0, 0);
-    return env->s.dr[n] & 0xffffffffull;
+    unsigned n = dr_index(env, (unsigned)imm);
+    uint32_t v = (uint32_t)env->s.dr[n];
+    if (n == 6)
+        v = (v & 0xe00f) | 0xffff0ff0; /* reserved bits read as 1, bit 12 as 0 */
+    else if (n == 7)
+        v = (v & 0xffff2bff) | 0x400;
+    return v;
 }
 
 HELPER(helper_clts)
@@ -305,10 +408,11 @@ HELPER(helper_priv_check)
     return 0;
 }
 
+/* a = offset, imm = segment */
 HELPER(helper_invlpg)
 {
     need_cpl0(env);
-    dbt_tlb_flush(env);
+    dbt_tlb_flush_page(env, env->s.seg[imm].base + a);
     return 0;
 }
 
@@ -329,24 +433,54 @@ HELPER(helper_load_seg)
     return 0;
 }
 
+/* after MOV SS / POP SS: no interrupt and no single-step trap until after the next insn */
 HELPER(helper_irq_inhibit)
 {
     env->irq_inhibit = true;
+    env->db_inhibit = true;
     return 0;
 }
 
+/* Virtual-8086 mode with CR4.VME and IOPL < 3: PUSHF/POPF/CLI/STI and 16-bit IRET work on
+ * VIF instead of trapping (SDM vol. 3 20.4). */
+static bool vme_active(const DbtCpu *env)
+{
+    return (env->s.rflags & FL_VM) && (env->s.cr4 & CR4_VME) && iopl(env) < 3;
+}
+
+/* EFLAGS.AC may have become set: alignment checking keeps the TLB empty (dbt/mmu.c). */
+static void ac_check_flush(DbtCpu *env, uint64_t old_flags)
+{
+    if ((env->s.rflags & ~old_flags & FL_AC) && (env->s.cr0 & CR0_AM) && dbt_cpl(env) == 3)
+        dbt_tlb_flush(env);
+}
+
+/* imm: operand size; 0 for LAHF (no IOPL check) */
 HELPER(helper_pushf)
 {
-    if (imm && (env->s.rflags & FL_VM) && iopl(env) < 3)
-        dbt_raise(env, EXC_GP, 1, 0);
+    uint32_t fl = dbt_get_eflags(env);
+    if (imm && (env->s.rflags & FL_VM) && iopl(env) < 3) {
+        if (imm != 2 || !(env->s.cr4 & CR4_VME))
+            dbt_raise(env, EXC_GP, 1, 0);
+        /* VME: the 8086 program sees VIF as IF, and IOPL 3 */
+        fl = (fl & ~FL_IF) | FL_IOPL | ((fl & FL_VIF) ? FL_IF : 0);
+    }
     /* VM and RF are never seen in the pushed image */
-    return dbt_get_eflags(env) & ~(uint32_t)(FL_VM | FL_RF);
+    return fl & ~(uint32_t)(FL_VM | FL_RF);
 }
 
 HELPER(helper_popf)
 {
     unsigned osz = (unsigned)imm;
     uint32_t mask = FL_ARITH | FL_TF | FL_DF | FL_NT | FL_AC | FL_ID;
+    uint64_t old = env->s.rflags;
+    if (vme_active(env)) {
+        if (osz != 2 || (a & FL_TF) || ((a & FL_IF) && (env->s.rflags & FL_VIP)))
+            dbt_raise(env, EXC_GP, 1, 0);
+        dbt_set_eflags(env, (uint32_t)a, mask & 0xffff);
+        env->s.rflags = (env->s.rflags & ~(uint64_t)FL_VIF) | ((a & FL_IF) ? FL_VIF : 0);
+        return 0;
+    }
     if (env->s.rflags & FL_VM) {
         if (iopl(env) < 3)
             dbt_raise(env, EXC_GP, 1, 0);
@@ -364,6 +498,7 @@ HELPER(helper_popf)
     dbt_set_eflags(env, (uint32_t)a, mask);
     if (!was_if && (env->s.rflags & FL_IF))
         env->irq_inhibit = false; /* POPF has no interrupt shadow, unlike STI */
+    ac_check_flush(env, old);
     return 0;
 }
 
@@ -386,11 +521,19 @@ HELPER(helper_setflag)
 HELPER(helper_cli_sti)
 {
     if (env->s.cr0 & CR0_PE) {
-        if (env->s.rflags & FL_VM) {
-            if (iopl(env) < 3)
+        bool vm = env->s.rflags & FL_VM;
+        if (vm ? iopl(env) < 3 : dbt_cpl(env) > iopl(env)) {
+            /* VME in virtual-8086 mode, PVI at CPL 3: the virtual interrupt flag */
+            if (vm ? !(env->s.cr4 & CR4_VME)
+                   : !(env->s.cr4 & CR4_PVI) || dbt_cpl(env) != 3)
                 dbt_raise(env, EXC_GP, 1, 0);
-        } else if (dbt_cpl(env) > iopl(env)) {
-            dbt_raise(env, EXC_GP, 1, 0);
+            if (imm && (env->s.rflags & FL_VIP))
+                dbt_raise(env, EXC_GP, 1, 0);
+            if (imm)
+                env->s.rflags |= FL_VIF;
+            else
+                env->s.rflags &= ~(uint64_t)FL_VIF;
+            return 0;
         }
     }
     if (imm) {
@@ -480,6 +623,8 @@ static void load_cs_real(DbtCpu *env, uint16_t sel)
     env->s.seg[S_CS].base = (uint64_t)sel << 4;
 }
 
+/* a = selector, b = offset, c = next EIP, imm = operand size. Protected mode: through code
+ * segments, call gates, task gates and TSSs (dbt/excp.c). */
 HELPER(helper_ljmp)
 {
     unsigned osz = (unsigned)imm;
@@ -489,13 +634,7 @@ HELPER(helper_ljmp)
         load_cs_real(env, sel);
         return off;
     }
-    SegCache cs;
-    unsigned cpl;
-    dbt_check_code_seg(env, sel, &cs, &cpl);
-    if (off > cs.limit)
-        dbt_raise(env, EXC_GP, 1, 0);
-    env->s.seg[S_CS] = cs;
-    return off;
+    return dbt_far_jmp(env, sel, off, osz, c);
 }
 
 HELPER(helper_lcall)
@@ -504,20 +643,12 @@ HELPER(helper_lcall)
     uint16_t sel = (uint16_t)a;
     uint64_t off = b & msk(osz), ret = c;
     uint64_t m = sp_mask(env), sp = env->s.regs[R_ESP];
-    SegCache cs = env->s.seg[S_CS];
-    unsigned cpl;
-    if (pm(env)) {
-        dbt_check_code_seg(env, sel, &cs, &cpl);
-        if (off > cs.limit)
-            dbt_raise(env, EXC_GP, 1, 0);
-    }
+    if (pm(env))
+        return dbt_far_call(env, sel, off, osz, ret);
     dbt_st(env, S_SS, (sp - osz) & m, env->s.seg[S_CS].sel, osz);
     dbt_st(env, S_SS, (sp - 2 * osz) & m, ret & msk(osz), osz);
     env->s.regs[R_ESP] = (sp & ~m) | ((sp - 2 * osz) & m);
-    if (pm(env))
-        env->s.seg[S_CS] = cs;
-    else
-        load_cs_real(env, sel);
+    load_cs_real(env, sel);
     return off;
 }
 
@@ -597,37 +728,48 @@ HELPER(helper_retf)
     uint64_t nm = (ss.attr & SEG_DB) ? 0xffffffffull : 0xffff;
     env->s.regs[R_ESP] = (env->s.regs[R_ESP] & ~nm) | ((nsp + n) & nm);
     null_inaccessible_segs(env, rpl);
-    dbt_tlb_flush(env);
+    dbt_cpl_changed(env, cpl);
     return off;
 }
 
+/* imm: operand size; a: the EIP after the IRET (saved in the old TSS by a task return) */
 HELPER(helper_iret)
 {
     unsigned osz = (unsigned)imm;
     uint64_t m = sp_mask(env), sp = env->s.regs[R_ESP];
+    uint64_t old_flags = env->s.rflags;
     if (!(env->s.cr0 & CR0_PE) || (env->s.rflags & FL_VM)) {
-        if ((env->s.rflags & FL_VM) && iopl(env) < 3)
+        bool vme = vme_active(env);
+        if ((env->s.rflags & FL_VM) && iopl(env) < 3 && (!vme || osz != 2))
             dbt_raise(env, EXC_GP, 1, 0);
         uint64_t off = dbt_ld(env, S_SS, sp & m, osz);
         uint16_t sel = (uint16_t)dbt_ld(env, S_SS, (sp + osz) & m, 2);
         uint32_t fl = (uint32_t)dbt_ld(env, S_SS, (sp + 2 * osz) & m, osz);
-        uint32_t mask = FL_ARITH | FL_TF | FL_IF | FL_DF | FL_NT | FL_AC | FL_ID;
+        uint32_t mask = FL_ARITH | FL_TF | FL_IF | FL_DF | FL_NT | FL_AC | FL_ID | FL_RF;
         if (!(env->s.rflags & FL_VM))
             mask |= FL_IOPL;
         if (osz == 2)
             mask &= 0xffff;
-        if (env->s.rflags & FL_VM) {
-            env->s.seg[S_CS].sel = sel;
-            env->s.seg[S_CS].base = (uint64_t)sel << 4;
-        } else {
-            load_cs_real(env, sel);
+        if (vme) {
+            /* VME: IF goes to VIF; a set TF, or IF with an interrupt pending, traps */
+            if ((fl & FL_TF) || ((fl & FL_IF) && (env->s.rflags & FL_VIP)))
+                dbt_raise(env, EXC_GP, 1, 0);
+            mask &= ~(uint32_t)FL_IF;
         }
+        if (off > env->s.seg[S_CS].limit && (env->s.rflags & FL_VM))
+            dbt_raise(env, EXC_GP, 1, 0);
+        if (env->s.rflags & FL_VM)
+            dbt_load_seg(env, S_CS, sel);
+        else
+            load_cs_real(env, sel);
         env->s.regs[R_ESP] = (sp & ~m) | ((sp + 3 * osz) & m);
         dbt_set_eflags(env, fl, mask);
+        if (vme)
+            env->s.rflags = (env->s.rflags & ~(uint64_t)FL_VIF) | ((fl & FL_IF) ? FL_VIF : 0);
         return off;
     }
     if (env->s.rflags & FL_NT)
-        dbt_fail(env, "IRET with NT set (task return): task switching is not implemented yet");
+        return dbt_task_return(env, a);
     uint64_t off = dbt_ld(env, S_SS, sp & m, osz);
     uint16_t sel = (uint16_t)dbt_ld(env, S_SS, (sp + osz) & m, 2);
     uint32_t fl = (uint32_t)dbt_ld(env, S_SS, (sp + 2 * osz) & m, osz);
@@ -647,6 +789,8 @@ HELPER(helper_iret)
         dbt_tlb_flush(env);
         return off & 0xffff;
     }
+    if (osz == 4 && (fl & FL_VM))
+        fl &= ~(uint32_t)FL_VM; /* only CPL 0 may enter virtual-8086 mode */
     SegCache cs, ss;
     unsigned rpl = sel & 3;
     ret_check_cs(env, sel, &cs);
@@ -663,6 +807,7 @@ HELPER(helper_iret)
         env->s.seg[S_CS] = cs;
         env->s.regs[R_ESP] = (sp & ~m) | ((sp + 3 * osz) & m);
         dbt_set_eflags(env, fl, mask);
+        ac_check_flush(env, old_flags);
         return off;
     }
     uint64_t nsp = dbt_ld(env, S_SS, (sp + 3 * osz) & m, osz);
@@ -674,7 +819,7 @@ HELPER(helper_iret)
     uint64_t nm = (ss.attr & SEG_DB) ? 0xffffffffull : 0xffff;
     env->s.regs[R_ESP] = (env->s.regs[R_ESP] & ~nm) | (nsp & nm);
     null_inaccessible_segs(env, rpl);
-    dbt_tlb_flush(env);
+    dbt_cpl_changed(env, cpl);
     return off;
 }
 
@@ -685,9 +830,11 @@ HELPER(helper_int)
     unsigned kind = (imm >> 8) & 0xff;
     if (kind == 2 && !cc_cond(&env->cc, CC_O))
         return a;
-    if (kind == 0 && (env->s.rflags & FL_VM) && iopl(env) < 3)
-        dbt_raise(env, EXC_GP, 1, 0);
-    dbt_do_interrupt(env, vec, kind != 3, false, 0, a);
+    if (kind == 0 && (env->s.rflags & FL_VM) && (env->s.cr0 & CR0_PE))
+        dbt_vm86_int(env, vec, a); /* IOPL-sensitive, or redirected (VME) */
+    else
+        dbt_do_interrupt(env, vec, kind != 3, false, 0, a);
+    env->sw_int = true; /* the handler is entered with TF clear: no single-step trap */
     return env->s.rip;
 }
 
@@ -878,4 +1025,110 @@ HELPER(helper_desc_table)
         dbt_st(env, seg, (a + 2) & 0xffffffffull, dt->base & 0xffffffffull, 4);
     }
     return 0;
+}
+
+/* ---- protected-mode descriptor instructions, MSRs, SYSENTER, breakpoints ---- */
+
+/* LAR/LSL: a = selector, b = the destination's old value, imm = 1 for LSL. ZF says whether
+ * the descriptor was visible; the destination keeps its value when not. */
+HELPER(helper_lar_lsl)
+{
+    uint32_t v;
+    bool ok = dbt_lar_lsl(env, (uint16_t)a, imm & 1, &v);
+    dbt_set_eflags(env, ok ? FL_ZF : 0, FL_ZF);
+    return ok ? v : b;
+}
+
+/* VERR/VERW: a = selector, imm = 1 for VERW */
+HELPER(helper_verr_verw)
+{
+    bool ok = dbt_verr_verw(env, (uint16_t)a, imm & 1);
+    dbt_set_eflags(env, ok ? FL_ZF : 0, FL_ZF);
+    return 0;
+}
+
+/* LLDT (imm 0) / LTR (imm 1): a = selector */
+HELPER(helper_lldt_ltr)
+{
+    need_cpl0(env);
+    if (imm)
+        dbt_ltr(env, (uint16_t)a);
+    else
+        dbt_lldt(env, (uint16_t)a);
+    return 0;
+}
+
+/* SLDT (imm 0) / STR (imm 1) */
+HELPER(helper_sldt_str)
+{
+    return imm ? env->s.tr.sel : env->s.ldt.sel;
+}
+
+/* ARPL: a = destination selector, b = source selector; returns the new destination */
+HELPER(helper_arpl)
+{
+    bool adjust = (a & 3) < (b & 3);
+    dbt_set_eflags(env, adjust ? FL_ZF : 0, FL_ZF);
+    return adjust ? ((a & ~3ull) | (b & 3)) & 0xffff : a & 0xffff;
+}
+
+HELPER(helper_rdmsr)
+{
+    need_cpl0(env);
+    uint64_t v;
+    if (!dbt_rdmsr(env, (uint32_t)env->s.regs[R_ECX], &v))
+        dbt_raise(env, EXC_GP, 1, 0);
+    env->s.regs[R_EAX] = v & 0xffffffffull;
+    env->s.regs[R_EDX] = v >> 32;
+    return 0;
+}
+
+HELPER(helper_wrmsr)
+{
+    need_cpl0(env);
+    uint64_t v = (env->s.regs[R_EDX] << 32) | (env->s.regs[R_EAX] & 0xffffffffull);
+    if (!dbt_wrmsr(env, (uint32_t)env->s.regs[R_ECX], v))
+        dbt_raise(env, EXC_GP, 1, 0);
+    return 0;
+}
+
+/* Flat 4 GiB segments of SYSENTER/SYSEXIT (the descriptors are not read). */
+static void flat_seg(SegCache *c, uint16_t sel, bool code, unsigned dpl)
+{
+    c->sel = sel;
+    c->base = 0;
+    c->limit = 0xffffffff;
+    c->attr = SEG_P | SEG_S | SEG_DB | SEG_G | (dpl << SEG_DPL_SHIFT) | (code ? 0xb : 0x3);
+}
+
+/* SYSENTER (imm 0) / SYSEXIT (imm 1): returns the new EIP */
+HELPER(helper_sysenter)
+{
+    uint16_t cs = (uint16_t)env->s.sysenter_cs;
+    unsigned cpl = dbt_cpl(env);
+    if (!(env->s.cr0 & CR0_PE) || (cs & 0xfffc) == 0 || (imm && cpl != 0))
+        dbt_raise(env, EXC_GP, 1, 0);
+    if (!imm) {
+        env->s.rflags &= ~(uint64_t)(FL_VM | FL_IF | FL_RF);
+        flat_seg(&env->s.seg[S_CS], cs & 0xfffc, true, 0);
+        flat_seg(&env->s.seg[S_SS], (cs + 8) & 0xfffc, false, 0);
+        env->s.regs[R_ESP] = env->s.sysenter_esp & 0xffffffffull;
+        dbt_cpl_changed(env, cpl);
+        return env->s.sysenter_eip & 0xffffffffull;
+    }
+    flat_seg(&env->s.seg[S_CS], ((cs + 16) & 0xfffc) | 3, true, 3);
+    flat_seg(&env->s.seg[S_SS], ((cs + 24) & 0xfffc) | 3, false, 3);
+    env->s.regs[R_ESP] = env->s.regs[R_ECX] & 0xffffffffull;
+    dbt_cpl_changed(env, cpl);
+    return env->s.regs[R_EDX] & 0xffffffffull;
+}
+
+/* An instruction breakpoint (DR0-DR3) on this instruction: imm = its DR6 B bits. A fault,
+ * unless EFLAGS.RF was set as the instruction began. */
+HELPER(helper_bp_check)
+{
+    if (env->rf_skip)
+        return 0;
+    env->s.dr[6] = (env->s.dr[6] & ~0xfull) | (imm & 0xf);
+    dbt_raise(env, EXC_DB, 0, 0);
 }

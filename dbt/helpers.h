@@ -52,6 +52,15 @@ H(helper_clts);
 H(helper_priv_check);
 H(helper_invlpg);
 H(helper_lmsw);
+H(helper_lar_lsl);
+H(helper_verr_verw);
+H(helper_lldt_ltr);
+H(helper_sldt_str);
+H(helper_arpl);
+H(helper_rdmsr);
+H(helper_wrmsr);
+H(helper_sysenter);
+H(helper_bp_check);
 #undef H
 
 #endif

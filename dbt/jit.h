@@ -34,8 +34,9 @@ bool jit_compile(DbtCpu *env, Block *b);
 bool jit_need_flush(DbtCpu *env);
 
 /* Run compiled block b and whatever it chains to; returns with EIP set, or unwinds through
- * env->unwind on an exception like the interpreter. */
-void jit_run(DbtCpu *env, Block *b);
+ * env->unwind on an exception like the interpreter. false: nothing ran, the state is one compiled
+ * code does not handle (EAX..EDI with upper halves set): interpret b instead. */
+bool jit_run(DbtCpu *env, Block *b);
 /* dbt_exec found next as the block after the last exit of jit_run: link that exit to it if
  * the pair allows (same mode and CS base, same page under paging, next compiled and valid). */
 void jit_link_last_exit(DbtCpu *env, Block *next);

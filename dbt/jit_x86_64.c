@@ -64,7 +64,12 @@ enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, 
 #define RS0 R10 /* scratch */
 #define RS1 R11 /* scratch */
 
-static const int8_t alloc_order[] = {RAX, RCX, RDX, RSI, RDI, R8, R9, RBP, R12, R13, R14};
+/* Where guest EAX..EDI live between blocks: at every block entry and chained exit guest register
+ * i is in home[i] (env->s.regs is written back where C code may look). The callee-saved ones
+ * for the four most used, so calls into C need not save them. */
+static const int8_t home[8] = {R12, R13, R14, RBP, RSI, RDI, R8, R9};
+static const int8_t alloc_order[] = {RAX, RCX, RDX, R12, R13, R14, RBP, RSI, RDI, R8, R9};
+#define NGUEST 8
 #define NALLOC ((int)sizeof(alloc_order))
 /* rax rcx rdx rsi rdi r8 r9 r10 r11 */
 #define CALLER_SAVED 0x0fc7u
@@ -108,7 +113,10 @@ _Static_assert(sizeof(((DbtCpu *)0)->smc_hit) == 1, "smc_hit is tested as a byte
 typedef struct JitSlot JitSlot;
 typedef struct JitBlock JitBlock;
 struct JitSlot {
-    uint8_t *site; /* rel32 of the exit's jmp; it jumps to site + 4 when not linked */
+    /* The exit's jmp (rel32 at site) goes to `unlinked` (return to dbt_exec) until linked, then
+     * to `via_cc` (store the flags, jmp at site_cc to the next block) or, when the next block
+     * writes all flags before anything can see them, to `via_nocc` (jmp at site_nocc). */
+    uint8_t *site, *unlinked, *via_cc, *via_nocc, *site_cc, *site_nocc;
     Block *from, *to;
     uint64_t eip;
     JitSlot *next_in, **pprev_in; /* in to's list of incoming links */
@@ -116,6 +124,7 @@ struct JitSlot {
 
 struct JitBlock {
     JitSlot *incoming;
+    bool flags_dead_in; /* the flags at entry are overwritten before anything can see them */
     uint32_t nslots;
     JitSlot slots[];
 };
@@ -127,6 +136,8 @@ struct Jit {
     uint8_t *epilogue;
     JitSlot *last; /* the exit the last jit_run left through, if it can be linked */
     bool dump;
+    bool check; /* DUALVM_JIT_CHECK: verify the register bookkeeping after every op */
+    bool bmi2;  /* SHLX/SHRX/SARX */
 };
 
 /* ---- emission ---- */
@@ -157,20 +168,27 @@ typedef struct Val {
     uint64_t imm;
 } Val;
 
+/* Guest registers EAX..EDI. Compiled code keeps their upper halves zero (as every 16/32-bit
+ * mode does): jit_run() leaves a state with other upper halves to the interpreter, and blocks with
+ * 64-bit GETR/SETR are not compiled. */
 typedef struct GEnt {
-    int8_t reg; /* host register caching guest register, or -1 */
-    bool dirty;
-    bool full; /* all 64 bits valid; else the low 32 (written back as 32) */
+    int8_t reg; /* host register holding the guest register, or -1: in env->s.regs */
+    bool dirty; /* env->s.regs is out of date */
 } GEnt;
 
-/* How a pending flags record's missing field is derived. */
-enum { D_NONE, D_DST_SUB, D_DST_AND };
+/* How a pending flags record's missing field is derived: dst from s1 and s2 (CMP, TEST whose
+ * result is not kept), or s1 from dst and s2 (ADD, SUB, INC, DEC done in place, where the old
+ * value is gone). */
+enum { D_NONE, D_DST_SUB, D_DST_AND, D_S1_ADD, D_S1_SUB, D_S1_INC, D_S1_DEC };
 
 typedef struct Pcc {
     bool active;
     uint8_t op, size, derive;
     Val dst, s1, s2;
 } Pcc;
+
+/* labels of a slot's site, unlinked, via_cc, via_nocc, site_cc and site_nocc (JitSlot) */
+typedef int SlotLab[6];
 
 typedef struct Cg {
     DbtCpu *env;
@@ -183,13 +201,16 @@ typedef struct Cg {
     int nlab, caplab;
     Fixup *fix;
     int nfix, capfix;
-    uint32_t *slot_pos; /* per slot: (buf << 31) | offset of its rel32 */
+    SlotLab *slot_lab; /* per slot */
     int refs[16];
     uint8_t wid[16]; /* bytes the register's value is known to fit in (zero-extended) */
     Val t[IR_NTEMPS];
-    GEnt gr[CPU_NR_GPRS];
+    GEnt gr[NGUEST];
     Pcc cc;
     bool hf;        /* host flags hold the pending record's flags */
+    bool cc_stale;  /* env->cc is out of date and no record is pending: only where
+                       flags_liveness() proved nobody looks before they are all rewritten */
+    uint8_t *flv;   /* per op: whether the flags it writes can be seen (flags_liveness) */
     unsigned nins;  /* instructions of this block entered so far */
     uint64_t eip;   /* EIP of the current instruction */
     bool smc_check; /* the current instruction stored or called a helper */
@@ -509,6 +530,16 @@ static void bt_ri(Cg *g, int sz, int r, int bit)
     put1(g, (uint8_t)bit);
 }
 
+/* shlx (pp 1), sarx (pp 2), shrx (pp 3): d = s shifted by cnt, flags untouched (BMI2) */
+static void shiftx(Cg *g, int sz, int pp, int d, int s, int cnt)
+{
+    put1(g, 0xc4);
+    put1(g, (uint8_t)(((d & 8) ? 0 : 0x80) | 0x40 | ((s & 8) ? 0 : 0x20) | 0x02));
+    put1(g, (uint8_t)((sz == 8 ? 0x80 : 0) | (~cnt & 15) << 3 | pp));
+    put1(g, 0xf7);
+    put1(g, (uint8_t)(0xc0 | (d & 7) << 3 | (s & 7)));
+}
+
 static void push_r(Cg *g, int r)
 {
     if (r & 8)
@@ -589,6 +620,13 @@ static void call_abs(Cg *g, const void *fn)
     enc(g, 4, 0, 1, 0xff, 2, R_(RS1)); /* call r11 */
 }
 
+/* point the jmp whose rel32 is at site to target */
+static void patch(uint8_t *site, const uint8_t *target)
+{
+    int32_t rel = (int32_t)(target - (site + 4));
+    memcpy(site, &rel, 4);
+}
+
 /* ---- values and registers ---- */
 
 static inline Val VC(uint64_t imm)
@@ -645,7 +683,7 @@ static int ralloc(Cg *g)
         }
     }
     for (int pass = 0; pass < 2; pass++) {
-        for (int i = 0; i < CPU_NR_GPRS; i++) {
+        for (int i = 0; i < NGUEST; i++) {
             GEnt *e = &g->gr[i];
             if (e->reg >= 0 && g->refs[e->reg] == 1 && (pass || !e->dirty)) {
                 int r = e->reg;
@@ -747,32 +785,34 @@ static void greg_drop(Cg *g, int i)
     if (e->reg < 0)
         return;
     if (e->dirty)
-        store(g, e->full ? 8 : 4, greg_mem(i), e->reg);
+        store(g, 8, greg_mem(i), e->reg);
     release(g, e->reg);
     e->reg = -1;
     e->dirty = false;
 }
 
-/* Host register caching guest register i; full: all 64 bits needed. */
-static int greg(Cg *g, int i, bool full)
+/* Host register holding guest register i (loaded into its home if that is free). */
+static int greg(Cg *g, int i)
 {
     GEnt *e = &g->gr[i];
-    if (e->reg >= 0 && (e->full || !full))
+    if (e->reg >= 0)
         return e->reg;
-    greg_drop(g, i);
-    int r = ralloc(g);
-    load(g, full ? 8 : 4, r, greg_mem(i));
-    g->wid[r] = full ? 8 : 4;
+    int r = home[i];
+    if (g->refs[r])
+        r = ralloc(g);
+    else
+        g->refs[r] = 1;
+    load(g, 4, r, greg_mem(i));
+    g->wid[r] = 4;
     e->reg = (int8_t)r;
     e->dirty = false;
-    e->full = full;
     return r;
 }
 
-/* Guest register i's cache register, loaded and not shared (to be modified in place). */
+/* Guest register i's register, not shared (to be modified in place). */
 static int greg_own(Cg *g, int i)
 {
-    int r = greg(g, i, false);
+    int r = greg(g, i);
     if (g->refs[r] > 1) {
         int n = ralloc(g);
         mov_rr(g, 8, n, r);
@@ -784,37 +824,81 @@ static int greg_own(Cg *g, int i)
     return r;
 }
 
-/* guest register i = register r (r's reference passes to the cache) */
-static void greg_set(Cg *g, int i, int r, bool full)
+/* guest register i = register r (r's reference passes to the guest register) */
+static void greg_set(Cg *g, int i, int r)
 {
     GEnt *e = &g->gr[i];
     if (e->reg >= 0)
         release(g, e->reg);
     e->reg = (int8_t)r;
     e->dirty = true;
-    e->full = full;
 }
 
+/* env->s.regs made exact (before C code that may look at it or fault) */
 static void wb_emit(Cg *g)
 {
-    for (int i = 0; i < CPU_NR_GPRS; i++) {
+    for (int i = 0; i < NGUEST; i++) {
         GEnt *e = &g->gr[i];
         if (e->reg >= 0 && e->dirty)
-            store(g, e->full ? 8 : 4, greg_mem(i), e->reg);
+            store(g, 8, greg_mem(i), e->reg);
     }
 }
 
 static void wb_commit(Cg *g)
 {
     wb_emit(g);
-    for (int i = 0; i < CPU_NR_GPRS; i++)
+    for (int i = 0; i < NGUEST; i++)
         g->gr[i].dirty = false;
 }
 
 static void gcache_drop_all(Cg *g)
 {
-    for (int i = 0; i < CPU_NR_GPRS; i++)
+    for (int i = 0; i < NGUEST; i++)
         greg_drop(g, i);
+}
+
+/* Moves that put every guest register in its home, for an exit (the compile-time state is not
+ * changed: this is emitted on one path). Cycles go through RS0. */
+static void emit_home_all(Cg *g)
+{
+    int src[NGUEST], n = 0;
+    bool pend[NGUEST];
+    for (int i = 0; i < NGUEST; i++) {
+        src[i] = g->gr[i].reg;
+        pend[i] = src[i] != home[i];
+        n += pend[i];
+    }
+    while (n) {
+        bool progress = false;
+        for (int i = 0; i < NGUEST; i++) {
+            if (!pend[i])
+                continue;
+            bool blocked = false;
+            for (int j = 0; j < NGUEST; j++)
+                blocked |= pend[j] && j != i && src[j] == home[i];
+            if (blocked)
+                continue;
+            if (src[i] < 0)
+                load(g, 4, home[i], greg_mem(i));
+            else
+                mov_rr(g, 8, home[i], src[i]);
+            pend[i] = false;
+            n--;
+            progress = true;
+        }
+        if (!progress) {
+            for (int i = 0; i < NGUEST; i++) {
+                if (!pend[i])
+                    continue;
+                int old = src[i];
+                mov_rr(g, 8, RS0, old);
+                for (int j = 0; j < NGUEST; j++)
+                    if (pend[j] && src[j] == old)
+                        src[j] = RS0;
+                break;
+            }
+        }
+    }
 }
 
 /* ---- pending flags ---- */
@@ -835,13 +919,46 @@ static void pcc_set(Cg *g, int op, unsigned size, Val dst, Val s1, Val s2, int d
 {
     pcc_clear(g);
     g->cc = (Pcc){true, (uint8_t)op, (uint8_t)size, (uint8_t)derive, dst, s1, s2};
+    g->cc_stale = false;
+}
+
+/* The flags are about to be used: they must not be the stale ones a flag-free op left. */
+static void need_flags(Cg *g)
+{
+    if (g->cc_stale && !g->cc.active)
+        cg_fail(g, "internal error: flags used after an op that did not record them");
+}
+
+/* An op whose flags nobody sees ran without recording them. */
+static void flags_dropped(Cg *g)
+{
+    pcc_clear(g);
+    g->cc_stale = true;
+    g->hf = false;
+}
+
+/* The record's s1, computed into scratch RS0 if derived (clobbers the flags then). */
+static Val pcc_s1(Cg *g)
+{
+    Pcc *p = &g->cc;
+    if (p->derive < D_S1_ADD)
+        return p->s1;
+    load_val(g, RS0, p->dst);
+    if (p->derive == D_S1_ADD)
+        alu_v(g, 8, A_SUB, RS0, p->s2);
+    else if (p->derive == D_S1_SUB)
+        alu_v(g, 8, A_ADD, RS0, p->s2);
+    else
+        alu_ri(g, 8, p->derive == D_S1_INC ? A_SUB : A_ADD, R_(RS0), 1);
+    mask_reg(g, RS0, p->size);
+    return VR(RS0);
 }
 
 /* The record's dst, computed into scratch RS0 if derived (clobbers the flags then). */
 static Val pcc_dst(Cg *g)
 {
     Pcc *p = &g->cc;
-    if (p->derive == D_NONE)
+    if (p->derive != D_DST_SUB && p->derive != D_DST_AND)
         return p->dst;
     load_val(g, RS0, p->s1);
     if (p->derive == D_DST_SUB) {
@@ -857,6 +974,7 @@ static Val pcc_dst(Cg *g)
 static void cc_emit_store(Cg *g)
 {
     Pcc *p = &g->cc;
+    need_flags(g);
     if (!p->active)
         return;
     store_imm(g, 4, ENV(OFF(cc.op)), p->op);
@@ -866,7 +984,7 @@ static void cc_emit_store(Cg *g)
         store_imm(g, 8, ENV(OFF(cc.src1)), 0);
         store_imm(g, 8, ENV(OFF(cc.src2)), 0);
     } else {
-        store_val(g, ENV(OFF(cc.src1)), p->s1);
+        store_val(g, ENV(OFF(cc.src1)), pcc_s1(g));
         store_val(g, ENV(OFF(cc.src2)), p->s2);
     }
 }
@@ -951,22 +1069,49 @@ static void emit_sync(Cg *g)
 
 /* ---- exits ---- */
 
+/* jmp rel32 with a label on the rel32 (patched later) */
+static void jmp_site(Cg *g, int l)
+{
+    put1(g, 0xe9);
+    bind(g, l);
+    put4(g, 0);
+}
+
+/* Leave for EIP eip: flags stored, guest registers in their homes, R15 counted. The flags go
+ * first: the pending record may pin values in home registers. With a slot the exit can be
+ * linked to the next block (JitSlot), after the run budget is checked. */
 static void emit_leave(Cg *g, uint64_t eip, JitSlot *slot, unsigned nins)
 {
-    wb_emit(g);
-    cc_emit_store(g);
     if (nins)
         lea(g, 8, RCNT, M_(RCNT, (int32_t)nins));
+    int *sl = NULL, l_budget = -1;
     if (slot) {
-        int k = (int)(slot - g->jb->slots);
-        put1(g, 0xe9);
-        g->slot_pos[k] = ((uint32_t)g->cur << 31) | g->buf[g->cur].len;
-        put4(g, 0);
+        sl = g->slot_lab[slot - g->jb->slots];
+        for (int k = 0; k < 6; k++)
+            sl[k] = new_label(g);
+        l_budget = new_label(g);
+        alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
+        jcc_l(g, HC_AE, l_budget);
+        jmp_site(g, sl[0]);
+        bind(g, sl[2]); /* via_cc */
+        cc_emit_store(g);
+        emit_home_all(g);
+        jmp_site(g, sl[4]);
+        bind(g, sl[3]); /* via_nocc */
+        emit_home_all(g);
+        jmp_site(g, sl[5]);
+        bind(g, sl[1]); /* unlinked */
     }
-    mov_ri(g, RS0, eip);
-    store(g, 8, ENV(OFF(s.rip)), RS0);
-    mov_ri(g, RAX, (uint64_t)(uintptr_t)slot);
-    jmp_abs(g, g->jit->epilogue);
+    for (int pass = 0; pass < (slot ? 2 : 1); pass++) {
+        if (pass)
+            bind(g, l_budget);
+        cc_emit_store(g);
+        emit_home_all(g);
+        mov_ri(g, RS0, eip);
+        store(g, 8, ENV(OFF(s.rip)), RS0);
+        mov_ri(g, RAX, pass ? 0 : (uint64_t)(uintptr_t)slot);
+        jmp_abs(g, g->jit->epilogue);
+    }
 }
 
 static JitSlot *new_slot(Cg *g, uint64_t eip)
@@ -1007,17 +1152,6 @@ static uint64_t jit_slow_st(DbtCpu *env, uint64_t off, uint64_t val, uint64_t se
     return 0;
 }
 
-static void *jit_lookup(DbtCpu *env, uint64_t mode)
-{
-    uint64_t base = env->s.seg[S_CS].base;
-    uint64_t pc = (base + env->s.rip) & 0xffffffffull;
-    Block *b = env->jc[dbt_jc_index(pc)];
-    env->st.jit_lookups++;
-    if (b && b->pc == pc && b->mode == (uint32_t)mode && b->cs_base == base)
-        return b->host_code;
-    return NULL;
-}
-
 /* ---- IR ops ---- */
 
 static bool live_after(Cg *g, int i, int t)
@@ -1043,7 +1177,7 @@ static void gen_getr(Cg *g, const IrOp *o)
         tset(g, o->d, VR(d));
         return;
     }
-    int r = greg(g, i, size >= 8);
+    int r = greg(g, i);
     if (g->wid[r] <= size) {
         hold(g, r);
         tset(g, o->d, VR(r));
@@ -1060,10 +1194,9 @@ static void gen_setr(Cg *g, const IrOp *o)
     int i = o->aux & 0xf;
     Val v = tget(g, o->a);
     switch (o->size) {
-    case 8:
     case 4: {
         int r;
-        if (v.kind == VREG && (o->size == 8 || g->wid[v.reg] <= 4)) {
+        if (v.kind == VREG && g->wid[v.reg] <= 4) {
             r = v.reg;
             hold(g, r);
         } else {
@@ -1072,14 +1205,18 @@ static void gen_setr(Cg *g, const IrOp *o)
                 mov_rr(g, 4, r, v.reg);
                 g->wid[r] = 4;
             } else {
-                load_val(g, r, VC(o->size == 8 ? v.imm : v.imm & 0xffffffffull));
+                load_val(g, r, VC(v.imm & 0xffffffffull));
             }
         }
-        greg_set(g, i, r, true);
+        greg_set(g, i, r);
         return;
     }
     case 2:
     case 1: {
+        if (!(o->aux & IR_HI8) && v.kind == VREG && v.reg == g->gr[i].reg) {
+            g->gr[i].dirty = true; /* merged already: the op worked in the register */
+            return;
+        }
         int r = greg_own(g, i);
         if (o->aux & IR_HI8) {
             if (v.kind == VREG) {
@@ -1232,7 +1369,7 @@ static void gen_mem(Cg *g, const IrOp *o, bool st)
 static bool pcc_const(Cg *g, CcState *cs)
 {
     Pcc *p = &g->cc;
-    if (!p->active || p->s1.kind != VCONST || p->s2.kind != VCONST ||
+    if (!p->active || p->derive >= D_S1_ADD || p->s1.kind != VCONST || p->s2.kind != VCONST ||
         (p->derive == D_NONE && p->dst.kind != VCONST))
         return false;
     uint64_t dst = p->dst.imm;
@@ -1255,12 +1392,12 @@ static bool regen_flags(Cg *g)
     int sz = p->size;
     switch (p->op) {
     case CC_OP_SUB: {
-        int r = reg_of(g, p->s1, RS0);
+        int r = reg_of(g, pcc_s1(g), RS0);
         alu_v(g, sz, A_CMP, r, p->s2);
         break;
     }
     case CC_OP_ADD:
-        load_val(g, RS0, p->s1);
+        load_val(g, RS0, pcc_s1(g));
         alu_v(g, sz, A_ADD, RS0, p->s2);
         break;
     case CC_OP_LOGIC:
@@ -1285,7 +1422,7 @@ static bool regen_flags(Cg *g)
         break;
     case CC_OP_INC:
     case CC_OP_DEC:
-        load_val(g, RS0, p->s1);
+        load_val(g, RS0, pcc_s1(g));
         incdec(g, sz, p->op == CC_OP_DEC, RS0);
         break;
     default:
@@ -1295,12 +1432,32 @@ static bool regen_flags(Cg *g)
     return true;
 }
 
+/* A 32-bit op whose result goes straight back to the guest register its first operand came from
+ * (add eax, ecx), which nothing else holds: done in that register. Returns the guest register,
+ * and takes over the operand temp's reference; -1 if the pattern does not apply. */
+static int in_place(Cg *g, const IrOp *o, int i)
+{
+    const Block *b = g->b;
+    if (o->size != 4 || i + 1 >= (int)b->nops || o->a == o->d)
+        return -1;
+    const IrOp *n = &b->ops[i + 1];
+    if (n->op != IR_SETR || n->a != o->d || n->size != 4 || (n->aux & IR_HI8))
+        return -1;
+    Val a = tget(g, o->a);
+    int gi = n->aux & 7;
+    if (a.kind != VREG || g->gr[gi].reg != a.reg || g->refs[a.reg] != 2 || live_after(g, i, o->a))
+        return -1;
+    g->t[o->a].kind = VNONE; /* its reference is the result's now */
+    return gi;
+}
+
 /* Set the host flags so that host condition *hc is guest condition cond of the pending record.
  * Returns 1 (use *hc), 2 (constant *val), 0 (not inline: the caller falls back). */
 static int cond_inline(Cg *g, int cond, int *hc, bool *val)
 {
     Pcc *p = &g->cc;
     CcState cs;
+    need_flags(g);
     if (pcc_const(g, &cs)) {
         *val = cc_cond(&cs, cond);
         return 2;
@@ -1396,6 +1553,7 @@ static Val carry_val(Cg *g)
 {
     Pcc *p = &g->cc;
     CcState cs;
+    need_flags(g);
     if (pcc_const(g, &cs))
         return VC(cc_carry(&cs));
     if (p->active) {
@@ -1445,6 +1603,7 @@ static bool carry_to_host(Cg *g)
 {
     Pcc *p = &g->cc;
     CcState cs;
+    need_flags(g);
     if (pcc_const(g, &cs)) {
         put1(g, cc_carry(&cs) ? 0xf9 : 0xf8); /* stc / clc */
         return true;
@@ -1476,10 +1635,13 @@ static bool carry_to_host(Cg *g)
     }
 }
 
-/* alu_exec() in C, on the stored record */
+/* alu_exec() in C, on the stored record. When nobody sees the op's flags (and then only for ops
+ * whose result does not depend on the flags) the record may be stale: it stays so. */
 static void alu_call(Cg *g, const IrOp *o, int i)
 {
-    cc_commit(g);
+    bool dead = !g->flv[i];
+    if (!(dead && g->cc_stale))
+        cc_commit(g);
     Val a = tget(g, o->a), b = tget(g, o->b);
     bool dlive = live_after(g, i, o->d);
     int d = dlive ? ralloc(g) : -1;
@@ -1490,10 +1652,166 @@ static void alu_call(Cg *g, const IrOp *o, int i)
         g->wid[d] = (uint8_t)o->size;
         tset(g, o->d, VR(d));
     }
+    if (dead)
+        g->cc_stale = true;
+}
+
+/* An ALU op whose flags nobody can see: the plain host instruction, nothing recorded. false:
+ * not handled here (the caller records the flags anyway, which is also right). */
+static bool gen_alu_noflags(Cg *g, const IrOp *o, int i)
+{
+    static const int8_t hop[] = {
+        [ALU_ADD] = A_ADD, [ALU_SUB] = A_SUB, [ALU_AND] = A_AND, [ALU_OR] = A_OR,
+        [ALU_XOR] = A_XOR, [ALU_ADC] = A_ADC, [ALU_SBB] = A_SBB};
+    unsigned size = o->size;
+    int sz = (int)size, op = o->aux;
+    uint64_t m = size_mask(size);
+    Val a = tget(g, o->a), b = tget(g, o->b);
+    bool dlive = live_after(g, i, o->d);
+    bool reads_cf = op == ALU_ADC || op == ALU_SBB || op == ALU_RCL || op == ALU_RCR;
+    if (!dlive && !reads_cf) {
+        flags_dropped(g);
+        return true;
+    }
+    unsigned cmask = size == 8 ? 0x3f : 0x1f;
+    int d;
+    switch (op) {
+    case ALU_ADD:
+    case ALU_SUB:
+    case ALU_AND:
+    case ALU_OR:
+    case ALU_XOR:
+    case ALU_CMP:
+    case ALU_TEST: {
+        int opn = op == ALU_CMP ? A_SUB : op == ALU_TEST ? A_AND : hop[op];
+        if (a.kind == VCONST && b.kind == VCONST) {
+            uint64_t r = opn == A_ADD   ? a.imm + b.imm
+                         : opn == A_SUB ? a.imm - b.imm
+                         : opn == A_AND ? a.imm & b.imm
+                         : opn == A_OR  ? a.imm | b.imm
+                                        : a.imm ^ b.imm;
+            flags_dropped(g);
+            tset(g, o->d, VC(r & m));
+            return true;
+        }
+        if (a.kind == VREG && in_place(g, o, i) >= 0) {
+            d = a.reg;
+            alu_v(g, 4, opn, d, b);
+            break;
+        }
+        d = ralloc(g);
+        if (opn == A_ADD && sz == 4 && a.kind == VREG) {
+            if (b.kind == VREG)
+                lea(g, 4, d, MX(a.reg, b.reg, 0));
+            else
+                lea(g, 4, d, M_(a.reg, (int32_t)b.imm));
+        } else {
+            load_val(g, d, a);
+            alu_v(g, sz, opn, d, b);
+            if (sz < 4)
+                mask_reg(g, d, sz);
+        }
+        break;
+    }
+    case ALU_NEG:
+    case ALU_INC:
+    case ALU_DEC:
+        if (a.kind == VREG && in_place(g, o, i) >= 0)
+            d = a.reg;
+        else
+            d = ralloc(g), load_val(g, d, a);
+        if (op == ALU_NEG)
+            grp3(g, sz, 3, d);
+        else
+            incdec(g, sz, op == ALU_DEC, d);
+        if (sz < 4)
+            mask_reg(g, d, sz);
+        break;
+    case ALU_SHL:
+    case ALU_SAL:
+    case ALU_SHR:
+    case ALU_SAR: {
+        bool sar = op == ALU_SAR, shr = op == ALU_SHR;
+        if (b.kind == VREG && !g->jit->bmi2)
+            return false;
+        if (b.kind == VCONST && !(b.imm & cmask)) { /* count 0: the value alone */
+            flags_dropped(g);
+            tset(g, o->d, masked(g, a, size));
+            return true;
+        }
+        d = ralloc(g);
+        /* the operand widened as the guest's shift sees it, then shifted at 32 or 64 bits */
+        int wsz = sz == 8 ? 8 : 4;
+        if (a.kind == VCONST)
+            mov_ri(g, d,
+                   sar ? (uint64_t)((int64_t)(a.imm << (64 - 8 * size)) >> (64 - 8 * size))
+                       : a.imm & m);
+        else if (sar)
+            movsx(g, d, a.reg, sz);
+        else if (shr && g->wid[a.reg] > size)
+            movzx(g, d, a.reg, sz);
+        else
+            mov_rr(g, wsz, d, a.reg);
+        if (b.kind == VCONST)
+            shift_ri(g, wsz, sar ? SH_SAR : shr ? SH_SHR : SH_SHL, d, (int)(b.imm & cmask));
+        else
+            shiftx(g, wsz, sar ? 2 : shr ? 3 : 1, d, d, b.reg);
+        mask_reg(g, d, sz);
+        break;
+    }
+    case ALU_ROL:
+    case ALU_ROR:
+    case ALU_RCL:
+    case ALU_RCR: {
+        if (b.kind != VCONST)
+            return false;
+        unsigned c = (unsigned)b.imm & cmask;
+        if (!c) {
+            if (!dlive)
+                return false; /* RCL/RCR by 0: keep it simple */
+            flags_dropped(g);
+            tset(g, o->d, masked(g, a, size));
+            return true;
+        }
+        d = ralloc(g);
+        load_val(g, d, a);
+        if ((op == ALU_RCL || op == ALU_RCR) && !carry_to_host(g)) {
+            release(g, d);
+            return false;
+        }
+        shift_ri(g, sz, op - ALU_ROL, d, (int)c); /* group 2: rol 0, ror 1, rcl 2, rcr 3 */
+        if (sz < 4)
+            mask_reg(g, d, sz);
+        break;
+    }
+    case ALU_ADC:
+    case ALU_SBB:
+        d = ralloc(g);
+        load_val(g, d, a);
+        if (!carry_to_host(g)) {
+            release(g, d);
+            return false;
+        }
+        alu_v(g, sz, hop[op], d, b);
+        if (sz < 4)
+            mask_reg(g, d, sz);
+        break;
+    default:
+        return false;
+    }
+    g->wid[d] = (uint8_t)size;
+    flags_dropped(g);
+    if (dlive)
+        tset(g, o->d, VR(d));
+    else
+        release(g, d);
+    return true;
 }
 
 static void gen_alu(Cg *g, const IrOp *o, int i)
 {
+    if (!g->flv[i] && gen_alu_noflags(g, o, i))
+        return;
     unsigned size = o->size;
     int sz = (int)size;
     Val a = tget(g, o->a), b = tget(g, o->b);
@@ -1537,6 +1855,21 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
             [ALU_XOR] = A_XOR, [ALU_CMP] = A_SUB, [ALU_TEST] = A_AND};
         int opn = hop[o->aux];
         bool logic = opn != A_ADD && opn != A_SUB;
+        if (o->aux != ALU_CMP && o->aux != ALU_TEST &&
+            (logic || b.kind == VCONST || g->wid[b.reg] <= size) && in_place(g, o, i) >= 0) {
+            int d = a.reg;
+            alu_v(g, 4, opn, d, b);
+            g->wid[d] = 4;
+            hold(g, d);
+            if (logic)
+                pcc_set(g, CC_OP_LOGIC, size, VR(d), VC(0), VC(0), D_NONE);
+            else
+                pcc_set(g, opn == A_ADD ? CC_OP_ADD : CC_OP_SUB, size, VR(d), VC(0),
+                        masked(g, b, size), opn == A_ADD ? D_S1_ADD : D_S1_SUB);
+            g->hf = true;
+            tset(g, o->d, VR(d));
+            return;
+        }
         Val s1 = logic ? a : masked(g, a, size), s2 = logic ? b : masked(g, b, size);
         int d = ralloc(g);
         if (s1.kind == VREG)
@@ -1587,6 +1920,16 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
     case ALU_INC:
     case ALU_DEC: {
         Val c = carry_val(g);
+        if (in_place(g, o, i) >= 0) {
+            int d = a.reg;
+            incdec(g, 4, o->aux == ALU_DEC, d);
+            hold(g, d);
+            pcc_set(g, o->aux == ALU_INC ? CC_OP_INC : CC_OP_DEC, size, VR(d), VC(0), c,
+                    o->aux == ALU_INC ? D_S1_INC : D_S1_DEC);
+            g->hf = true;
+            tset(g, o->d, VR(d));
+            return;
+        }
         Val s1 = masked(g, a, size);
         int d = ralloc(g);
         load_val(g, d, s1);
@@ -1814,8 +2157,64 @@ static bool helper_chain_safe(const IrOp *o)
            f == helper_mov_from_dr || f == helper_bound || f == helper_bcd;
 }
 
+/* IMUL r, r/m (, imm) whose flags nobody sees: the host's imul. */
+static bool gen_imul_noflags(Cg *g, const IrOp *o, int i)
+{
+    unsigned size = (unsigned)o->imm;
+    int sz = (int)size;
+    Val a = tget(g, o->a), b = tget(g, o->b);
+    if (size != 2 && size != 4 && size != 8)
+        return false;
+    if (!live_after(g, i, o->d)) {
+        flags_dropped(g);
+        return true;
+    }
+    if (a.kind == VCONST && b.kind == VCONST) {
+        flags_dropped(g);
+        tset(g, o->d, VC((a.imm * b.imm) & size_mask(size)));
+        return true;
+    }
+    if (a.kind == VCONST) {
+        Val t = a;
+        a = b;
+        b = t;
+    }
+    int d = ralloc(g);
+    if (b.kind == VCONST && (sz < 8 || is_s32(b.imm))) {
+        enc(g, sz, 0, 1, 0x69, d, R_(a.reg)); /* imul d, a, imm */
+        if (sz == 2) {
+            put1(g, (uint8_t)b.imm);
+            put1(g, (uint8_t)(b.imm >> 8));
+        } else {
+            put4(g, (uint32_t)b.imm);
+        }
+    } else {
+        load_val(g, d, a);
+        enc(g, sz, 0, 2, 0x0faf, d, R_(reg_of(g, b, RS1))); /* imul d, b */
+    }
+    if (sz < 4)
+        mask_reg(g, d, sz);
+    g->wid[d] = (uint8_t)size;
+    flags_dropped(g);
+    tset(g, o->d, VR(d));
+    return true;
+}
+
+/* Helpers that never write guest memory: no SMC check after them. */
+static bool helper_no_store(const IrOp *o)
+{
+    IrHelper f = o->fn;
+    return f == helper_mul || f == helper_div || f == helper_imul2 || f == helper_bswap ||
+           f == helper_sahf || f == helper_setflag || f == helper_high_half || f == helper_bt ||
+           f == helper_bsf || f == helper_shld || f == helper_cpuid || f == helper_rdtsc ||
+           f == helper_mov_from_cr || f == helper_mov_from_dr || f == helper_bound ||
+           f == helper_bcd || f == helper_bt_disp;
+}
+
 static void gen_helper(Cg *g, const IrOp *o, int i)
 {
+    if (o->fn == helper_imul2 && !g->flv[i] && gen_imul_noflags(g, o, i))
+        return;
     Val a = tget(g, o->a), b = tget(g, o->b), c = tget(g, o->c);
     wb_commit(g);
     cc_commit(g);
@@ -1832,7 +2231,8 @@ static void gen_helper(Cg *g, const IrOp *o, int i)
         g->wid[d] = 8;
         tset(g, o->d, VR(d));
     }
-    g->smc_check = true;
+    if (!helper_no_store(o))
+        g->smc_check = true;
 }
 
 static void gen_insn(Cg *g, const IrOp *o)
@@ -1876,26 +2276,45 @@ static void gen_exit_cond(Cg *g, const IrOp *o, int hc)
     g->cur = HOT;
 }
 
+/* A computed exit: EIP from a temp; the next block is looked up in env->jc inline, as
+ * find_block's fast path does, and entered directly if compiled for this mode and CS base. */
 static void gen_exit_ind(Cg *g, const IrOp *o)
 {
     Val v = tget(g, o->a);
     store_val(g, ENV(OFF(s.rip)), v);
-    wb_emit(g);
     cc_emit_store(g);
+    emit_home_all(g);
     if (g->nins)
         lea(g, 8, RCNT, M_(RCNT, (int32_t)g->nins));
     if (g->chainable) {
-        mov_rr(g, 8, RDI, RENV);
-        mov_ri(g, RSI, g->b->mode);
-        call_abs(g, (const void *)jit_lookup);
-        test_rr(g, 8, RAX, RAX);
+        /* RAX RCX RDX are free here: no guest register lives in them */
         int l = new_label(g);
+        alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
+        jcc_l(g, HC_AE, l);
+        load(g, 8, RS0, ENV(OFF(s.rip)));
+        load(g, 8, RAX, ENV(OFF_SEG(S_CS) + (int32_t)offsetof(SegCache, base)));
+        lea(g, 8, RCX, MX(RAX, RS0, 0));
+        mov_rr(g, 4, RCX, RCX); /* pc */
+        mov_rr(g, 4, RDX, RCX);
+        shift_ri(g, 4, SH_SHR, RDX, DBT_JC_BITS);
+        alu_rr(g, 4, A_XOR, RDX, RCX);
+        alu_ri(g, 4, A_AND, R_(RDX), (1u << DBT_JC_BITS) - 1);
+        load(g, 8, RDX, (Rm){-1, RENV, RDX, 8, OFF(jc)});
+        test_rr(g, 8, RDX, RDX);
         jcc_l(g, HC_E, l);
-        enc(g, 4, 0, 1, 0xff, 4, R_(RAX)); /* jmp rax */
+        alu_rm(g, 8, A_CMP, RCX, M_(RDX, (int32_t)offsetof(Block, pc)));
+        jcc_l(g, HC_NE, l);
+        alu_ri(g, 4, A_CMP, M_(RDX, (int32_t)offsetof(Block, mode)), g->b->mode);
+        jcc_l(g, HC_NE, l);
+        alu_rm(g, 8, A_CMP, RAX, M_(RDX, (int32_t)offsetof(Block, cs_base)));
+        jcc_l(g, HC_NE, l);
+        load(g, 8, RDX, M_(RDX, (int32_t)offsetof(Block, host_code)));
+        test_rr(g, 8, RDX, RDX);
+        jcc_l(g, HC_E, l);
+        enc(g, 4, 0, 1, 0xff, 4, R_(RDX)); /* jmp rdx */
         bind(g, l);
-    } else {
-        mov_ri(g, RAX, 0);
     }
+    mov_ri(g, RAX, 0);
     jmp_abs(g, g->jit->epilogue);
 }
 
@@ -1964,6 +2383,10 @@ static const char *check_block(const Block *b, bool *chainable)
     *chainable = true;
     if (!b->nops)
         return "empty block";
+    /* a mode bit added after this back end (single-stepping, ...) may need the run loop after
+     * every block: such blocks stay with the interpreter */
+    if (b->mode & ~((1u << (MODE_CPL_SHIFT + 2)) - 1))
+        return "mode the back end does not know";
     for (uint32_t i = 0; i < b->nops; i++) {
         const IrOp *o = &b->ops[i];
         if (o->d >= IR_NTEMPS || o->a >= IR_NTEMPS || o->b >= IR_NTEMPS || o->c >= IR_NTEMPS)
@@ -1978,9 +2401,9 @@ static const char *check_block(const Block *b, bool *chainable)
             break;
         case IR_GETR:
         case IR_SETR:
-            if (!size_ok(o->size) || ((o->aux & IR_HI8) && o->size != 1) ||
-                (o->aux & ~(IR_HI8 | 0xf)))
-                return "GETR/SETR form";
+            if (!size_ok(o->size) || o->size == 8 || ((o->aux & IR_HI8) && o->size != 1) ||
+                (o->aux & ~(IR_HI8 | 0x7)))
+                return "GETR/SETR form (64-bit registers stay with the interpreter)";
             break;
         case IR_GETSEG:
             if (o->aux >= CPU_NR_SEGS)
@@ -2032,7 +2455,8 @@ static void cg_free(Cg *g)
     g_free(g->lab);
     g_free(g->fix);
     g_free(g->live);
-    g_free(g->slot_pos);
+    g_free(g->flv);
+    g_free(g->slot_lab);
 }
 
 static void dump_block(Jit *j, const Block *b, const uint8_t *code, size_t len, size_t hot)
@@ -2053,6 +2477,141 @@ static void dump_block(Jit *j, const Block *b, const uint8_t *code, size_t len, 
     (void)j;
 }
 
+/* Every register's reference count must be the number of its holders: temps, guest registers,
+ * the pending flags record. */
+static void check_refs(Cg *g, int i)
+{
+    int n[16] = {0};
+    for (int t = 0; t < IR_NTEMPS; t++)
+        if (g->t[t].kind == VREG)
+            n[g->t[t].reg]++;
+    for (int r = 0; r < NGUEST; r++)
+        if (g->gr[r].reg >= 0)
+            n[g->gr[r].reg]++;
+    if (g->cc.active) {
+        if (g->cc.dst.kind == VREG)
+            n[g->cc.dst.reg]++;
+        if (g->cc.s1.kind == VREG)
+            n[g->cc.s1.reg]++;
+        if (g->cc.s2.kind == VREG)
+            n[g->cc.s2.reg]++;
+    }
+    for (int r = 0; r < 16; r++) {
+        if (n[r] != g->refs[r]) {
+            fprintf(stderr,
+                    "jit: block %#llx op %d (IR %d): register %d has %d references, %d holders:",
+                    (unsigned long long)g->b->pc, i, g->b->ops[i].op, r, g->refs[r], n[r]);
+            for (int t = 0; t < IR_NTEMPS; t++)
+                if (g->t[t].kind == VREG && g->t[t].reg == r)
+                    fprintf(stderr, " t%d", t);
+            for (int k = 0; k < NGUEST; k++)
+                if (g->gr[k].reg == r)
+                    fprintf(stderr, " guest%d", k);
+            fprintf(stderr, "\n");
+            cg_fail(g, "internal error: register references");
+        }
+    }
+}
+
+/* Which ALU op writes the flags how. */
+enum { FK_NONE, FK_KILL, FK_PROPAGATE, FK_READ };
+
+static int flags_kind(const IrOp *o, bool count_const, uint64_t count)
+{
+    switch (o->aux) {
+    case ALU_ADD:
+    case ALU_SUB:
+    case ALU_CMP:
+    case ALU_AND:
+    case ALU_OR:
+    case ALU_XOR:
+    case ALU_TEST:
+    case ALU_NEG:
+        return FK_KILL; /* all six flags from the operands alone */
+    case ALU_SHL:
+    case ALU_SAL:
+    case ALU_SHR:
+    case ALU_SAR:
+        return count_const && (count & (o->size == 8 ? 0x3f : 0x1f)) ? FK_KILL : FK_PROPAGATE;
+    case ALU_ROL:
+    case ALU_ROR:
+    case ALU_INC:
+    case ALU_DEC:
+        return FK_PROPAGATE; /* old flags only flow into the new flags */
+    case ALU_NOT:
+        return FK_NONE;
+    default:
+        return FK_READ; /* ADC SBB RCL RCR: the result needs CF */
+    }
+}
+
+/* Backward over the block: g->flv[i] says whether the flags op i writes can be seen by
+ * anything: a condition, an op reading them, a possible fault (memory, helpers), an exit or an
+ * SMC stop, before ops that write all six without reading them. Ops whose flags nobody sees
+ * are compiled to plain host instructions with nothing recorded. */
+static bool flags_liveness(Cg *g)
+{
+    const Block *b = g->b;
+    uint32_t n = b->nops;
+    uint8_t *kind = g_new0(uint8_t, n), *smc = g_new0(uint8_t, n);
+    bool isc[IR_NTEMPS] = {false}, stored = false, first = true;
+    uint64_t cv[IR_NTEMPS] = {0};
+    for (uint32_t i = 0; i < n; i++) {
+        const IrOp *o = &b->ops[i];
+        if (o->op == IR_INSN) {
+            smc[i] = !first && stored; /* gen_insn checks env->smc_hit here */
+            first = false;
+            stored = false;
+        } else if (o->op == IR_ST || (o->op == IR_HELPER && !helper_no_store(o))) {
+            stored = true;
+        }
+        if (o->op == IR_ALU)
+            kind[i] = (uint8_t)flags_kind(o, isc[o->b], cv[o->b]);
+        else if (o->op == IR_HELPER)
+            kind[i] = o->fn == helper_imul2 ? FK_PROPAGATE : FK_READ;
+        if (o->op == IR_MOVI) {
+            isc[o->d] = true;
+            cv[o->d] = o->imm;
+        } else if (o->op == IR_MOV) {
+            isc[o->d] = isc[o->a];
+            cv[o->d] = cv[o->a];
+        } else if (op_defines(o)) {
+            isc[o->d] = false;
+        }
+    }
+    bool live = true; /* the flags leave with the block */
+    for (int i = (int)n - 1; i >= 0; i--) {
+        const IrOp *o = &b->ops[i];
+        switch (o->op) {
+        case IR_ALU:
+        case IR_HELPER:
+            g->flv[i] = live;
+            if (kind[i] == FK_KILL)
+                live = false;
+            else if (kind[i] == FK_READ)
+                live = true;
+            break;
+        case IR_COND:
+        case IR_LD:
+        case IR_ST:
+        case IR_EXIT:
+        case IR_EXIT_COND:
+        case IR_EXIT_IND:
+            live = true;
+            break;
+        case IR_INSN:
+            if (smc[i])
+                live = true;
+            break;
+        default:
+            break;
+        }
+    }
+    g_free(kind);
+    g_free(smc);
+    return live;
+}
+
 /* The code generation proper; cg_fail() longjmps out of it (kept out of line from the setjmp). */
 static __attribute__((noinline)) void compile_block(Cg *g)
 {
@@ -2071,14 +2630,10 @@ static __attribute__((noinline)) void compile_block(Cg *g)
         live |= op_uses(o);
     }
 
-    /* entry: the budget */
-    int l_budget = new_label(g);
-    alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
-    jcc_l(g, HC_AE, l_budget);
-    g->cur = COLD;
-    bind(g, l_budget);
-    emit_leave(g, b->eip, NULL, 0);
-    g->cur = HOT;
+    /* The run budget is checked where blocks chain (emit_leave, gen_exit_ind), not at entry:
+     * so a block whose flags at entry are dead can be entered without them stored. */
+    jb->flags_dead_in = !flags_liveness(g);
+    g->cc_stale = jb->flags_dead_in; /* whatever env->cc holds must not be read */
 
     for (int i = 0; i < (int)b->nops; i++) {
         const IrOp *o = &b->ops[i];
@@ -2185,6 +2740,8 @@ static __attribute__((noinline)) void compile_block(Cg *g)
             vrelease(g, g->t[o->d]);
             g->t[o->d].kind = VNONE;
         }
+        if (j->check)
+            check_refs(g, i);
     }
 
     /* lay out hot then cold, resolve jumps */
@@ -2212,8 +2769,21 @@ static __attribute__((noinline)) void compile_block(Cg *g)
         memcpy(site, &rel, 4);
     }
     for (uint32_t k = 0; k < jb->nslots; k++) {
-        uint32_t p = g->slot_pos[k];
-        jb->slots[k].site = base + ((p >> 31) ? hot : 0) + (p & 0x7fffffffu);
+        uint8_t *a[6];
+        for (int m = 0; m < 6; m++) {
+            Label *l = &g->lab[g->slot_lab[k][m]];
+            a[m] = base + (l->buf == COLD ? hot : 0) + l->off;
+        }
+        JitSlot *s = &jb->slots[k];
+        s->site = a[0];
+        s->unlinked = a[1];
+        s->via_cc = a[2];
+        s->via_nocc = a[3];
+        s->site_cc = a[4];
+        s->site_nocc = a[5];
+        patch(s->site, s->unlinked);
+        patch(s->site_cc, s->unlinked);
+        patch(s->site_nocc, s->unlinked);
     }
     j->used = start + total;
     b->host_code = base;
@@ -2224,11 +2794,34 @@ static __attribute__((noinline)) void compile_block(Cg *g)
         dump_block(j, b, base, total, hot);
 }
 
+static void dump_ir(const Block *b)
+{
+    static const char *const names[] = {[IR_INSN] = "insn",     [IR_MOVI] = "movi",
+                                        [IR_MOV] = "mov",       [IR_GETR] = "getr",
+                                        [IR_SETR] = "setr",     [IR_GETSEG] = "getseg",
+                                        [IR_LD] = "ld",         [IR_ST] = "st",
+                                        [IR_ALU] = "alu",       [IR_ADD] = "add",
+                                        [IR_SUB] = "sub",       [IR_ADDI] = "addi",
+                                        [IR_AND] = "and",       [IR_SHLI] = "shli",
+                                        [IR_SEXT] = "sext",     [IR_ZEXT] = "zext",
+                                        [IR_COND] = "cond",     [IR_SELECT] = "select",
+                                        [IR_HELPER] = "helper", [IR_EXIT_COND] = "exit_cond",
+                                        [IR_EXIT] = "exit",     [IR_EXIT_IND] = "exit_ind"};
+    for (uint32_t i = 0; i < b->nops; i++) {
+        const IrOp *o = &b->ops[i];
+        fprintf(stderr, "  ir %3u: %-9s d=%u a=%u b=%u c=%u size=%u aux=%#x imm=%#llx\n", i,
+                o->op < IR_NR_OPS && names[o->op] ? names[o->op] : "?", o->d, o->a, o->b, o->c,
+                o->size, o->aux, (unsigned long long)o->imm);
+    }
+}
+
 bool jit_compile(DbtCpu *env, Block *b)
 {
     Jit *j = env->jit;
     Cg *g = g_new0(Cg, 1);
     bool chainable;
+    const char *dump = getenv("DUALVM_JIT_DUMP"); /* read each time: tests turn it on and off */
+    j->dump = dump && *dump && strcmp(dump, "0");
     const char *why = check_block(b, &chainable);
     if (why) {
         if (j->dump)
@@ -2237,6 +2830,8 @@ bool jit_compile(DbtCpu *env, Block *b)
         env->st.jit_fallbacks++;
         return false;
     }
+    if (j->dump)
+        dump_ir(b);
     g->env = env;
     g->jit = j;
     g->b = b;
@@ -2246,10 +2841,14 @@ bool jit_compile(DbtCpu *env, Block *b)
         nexits += b->ops[i].op == IR_EXIT || b->ops[i].op == IR_EXIT_COND;
     JitBlock *jb = g_malloc0(sizeof(JitBlock) + nexits * sizeof(JitSlot));
     g->jb = jb;
-    g->slot_pos = g_new0(uint32_t, nexits + 1);
+    g->slot_lab = g_new0(SlotLab, nexits + 1);
     g->live = g_new0(uint32_t, b->nops);
-    for (int i = 0; i < CPU_NR_GPRS; i++)
-        g->gr[i].reg = -1;
+    g->flv = g_new0(uint8_t, b->nops);
+    for (int i = 0; i < NGUEST; i++) {
+        g->gr[i] = (GEnt){home[i], true}; /* env->s.regs may be stale: always written back */
+        g->refs[home[i]] = 1;
+        g->wid[home[i]] = 4;
+    }
 
     if (setjmp(g->fail)) {
         if (j->dump)
@@ -2269,12 +2868,6 @@ bool jit_compile(DbtCpu *env, Block *b)
 
 /* ---- chaining ---- */
 
-static void patch(uint8_t *site, const uint8_t *target)
-{
-    int32_t rel = (int32_t)(target - (site + 4));
-    memcpy(site, &rel, 4);
-}
-
 void jit_link_last_exit(DbtCpu *env, Block *next)
 {
     Jit *j = env->jit;
@@ -2287,7 +2880,13 @@ void jit_link_last_exit(DbtCpu *env, Block *next)
         return;
     if ((a->mode & MODE_PG) && ((next->pc ^ a->pc) & DBT_PAGE_MASK))
         return;
-    patch(s->site, next->host_code);
+    if (next->jit->flags_dead_in) {
+        patch(s->site_nocc, next->host_code);
+        patch(s->site, s->via_nocc);
+    } else {
+        patch(s->site_cc, next->host_code);
+        patch(s->site, s->via_cc);
+    }
     s->to = next;
     s->next_in = next->jit->incoming;
     if (s->next_in)
@@ -2307,7 +2906,7 @@ void jit_block_dead(DbtCpu *env, Block *b)
         j->last = NULL;
     for (JitSlot *s = jb->incoming, *n; s; s = n) {
         n = s->next_in;
-        patch(s->site, s->site + 4);
+        patch(s->site, s->unlinked);
         s->to = NULL;
         s->next_in = NULL;
         s->pprev_in = NULL;
@@ -2318,7 +2917,7 @@ void jit_block_dead(DbtCpu *env, Block *b)
         if (!s->to)
             continue;
         /* b may still be running (it invalidated itself): its exits go back to dbt_exec */
-        patch(s->site, s->site + 4);
+        patch(s->site, s->unlinked);
         *s->pprev_in = s->next_in;
         if (s->next_in)
             s->next_in->pprev_in = s->pprev_in;
@@ -2350,13 +2949,17 @@ bool jit_need_flush(DbtCpu *env)
     return j && j->used + CODE_SLACK > j->size;
 }
 
-void jit_run(DbtCpu *env, Block *b)
+bool jit_run(DbtCpu *env, Block *b)
 {
     Jit *j = env->jit;
+    const uint64_t *r = env->s.regs;
+    if ((r[0] | r[1] | r[2] | r[3] | r[4] | r[5] | r[6] | r[7]) >> 32)
+        return false; /* a state from 64-bit code: compiled code assumes zero upper halves */
     j->last = NULL;
     env->jit_insns_base = env->st.insns;
     env->st.jit_runs++;
     j->last = j->enter(env, b->host_code);
+    return true;
 }
 
 /* ---- setup ---- */
@@ -2377,6 +2980,17 @@ Jit *jit_new(DbtCpu *env)
     j->size = CODE_SIZE;
     const char *d = getenv("DUALVM_JIT_DUMP");
     j->dump = d && *d && strcmp(d, "0");
+    const char *ck = getenv("DUALVM_JIT_CHECK");
+    j->check = ck && *ck && strcmp(ck, "0");
+    unsigned a, bx, c, dx;
+    __asm__("cpuid" : "=a"(a), "=b"(bx), "=c"(c), "=d"(dx) : "a"(0), "c"(0));
+    if (a >= 7) {
+        __asm__("cpuid" : "=a"(a), "=b"(bx), "=c"(c), "=d"(dx) : "a"(7), "c"(0));
+        j->bmi2 = (bx >> 8) & 1;
+    }
+    const char *nb = getenv("DUALVM_JIT_NO_BMI2");
+    if (nb && *nb && strcmp(nb, "0"))
+        j->bmi2 = false;
 
     /* enter(env, code): save the callee-saved registers, RBX = env, R15 = 0, jump to code.
      * The epilogue adds R15 to the instruction count and returns RAX (an exit slot or NULL). */
@@ -2394,9 +3008,14 @@ Jit *jit_new(DbtCpu *env)
         push_r(g, saved[i]);
     rsp_adjust(g, true); /* 16-byte aligned calls */
     mov_rr(g, 8, RENV, RDI);
+    mov_rr(g, 8, RS1, RSI);
     alu_rr(g, 4, A_XOR, RCNT, RCNT);
-    enc(g, 4, 0, 1, 0xff, 4, R_(RSI)); /* jmp rsi */
+    for (int i = 0; i < NGUEST; i++)
+        load(g, 4, home[i], greg_mem(i));
+    enc(g, 4, 0, 1, 0xff, 4, R_(RS1)); /* jmp r11 */
     uint32_t epi = g->buf[HOT].len;
+    for (int i = 0; i < NGUEST; i++)
+        store(g, 8, greg_mem(i), home[i]);
     load(g, 8, RCX, ENV(OFF(jit_insns_base)));
     alu_rr(g, 8, A_ADD, RCX, RCNT);
     store(g, 8, ENV(OFF(st.insns)), RCX);
@@ -2448,10 +3067,11 @@ bool jit_need_flush(DbtCpu *env)
     (void)env;
     return false;
 }
-void jit_run(DbtCpu *env, Block *b)
+bool jit_run(DbtCpu *env, Block *b)
 {
     (void)env;
     (void)b;
+    return false;
 }
 void jit_link_last_exit(DbtCpu *env, Block *next)
 {

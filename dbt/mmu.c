@@ -1,9 +1,29 @@
 /* The softmmu: segment checks, linear -> physical through the guest's page tables, and a
  * direct-mapped TLB of host addends for RAM pages. Anything the TLB does not cover (MMIO, ROM
- * writes, pages that hold translated code, page-crossing accesses) takes the slow path. */
+ * writes, pages that hold translated code, page-crossing accesses) takes the slow path.
+ *
+ * Paging follows the SDM vol. 3 ch. 4 for a CPU with MAXPHYADDR 36: 2-level tables with 4 KiB
+ * pages and, with CR4.PSE, 4 MiB pages (PSE-36: PDE bits 16:13 are physical bits 35:32, bits
+ * 21:17 reserved); PAE 3-level tables with 4 KiB and 2 MiB pages, the four PDPTEs loaded when
+ * CR3 is written or PAE paging starts (dbt_load_pdptes), and with EFER.NXE the XD bit. Reserved
+ * bits in a present entry give #PF with PF_RSVD; an instruction fetch from an XD page gives
+ * #PF with PF_I (reported only with PAE + NXE, as the hardware does). User/supervisor and
+ * read/write rights combine over the levels; CR0.WP makes read-only pages read-only for the
+ * supervisor too. Accessed bits are set in every entry of a successful walk, the dirty bit in
+ * the last one on a write.
+ *
+ * The TLB caches the rights of the current privilege (CPL 3 = user): the run loop flushes it
+ * when the CPL moves between user and supervisor. Implicit supervisor accesses made at CPL 3
+ * (descriptor tables, TSS, the inner stack of an interrupt) walk as supervisor and are never
+ * cached. The TLB is not filled while alignment checking or a data breakpoint is active, so
+ * every access then reaches dbt_ld/dbt_st, where they are checked (the host-code back end uses
+ * the TLB inline). Global pages (CR4.PGE) are flushed like any other: always correct.
+ *
+ * Page tables that point outside RAM are read through the address space, which gives all-ones
+ * for unmapped addresses: a bounded read and, at worst, a guest #PF, never a host access. */
 #include <string.h>
 
-#include "dbt/dbt.h"
+#include "dbt/ir.h"
 
 enum { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
 
@@ -21,101 +41,208 @@ enum { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
 #define PTE_D (1u << 6)
 #define PTE_PS (1u << 7)
 
+#define PHYS_BITS 36
+/* PAE: address bits 35:12 of an entry, and its reserved bits 62:36 */
+#define PAE_ADDR 0x0000000ffffff000ull
+#define PAE_RSVD_HI 0x7ffffff000000000ull
+#define PAE_XD (1ull << 63)
+/* PDPTE: bits 2:1 and 8:5 are reserved too, and XD always */
+#define PDPTE_RSVD (PAE_RSVD_HI | PAE_XD | 0x1e6ull)
+/* 2 MiB PDE: bits 20:13 reserved (bit 12 is PAT) */
+#define PAE_LARGE_RSVD 0x1fe000ull
+/* 4 MiB PSE-36 PDE: bits 21:17 reserved */
+#define PSE_LARGE_RSVD 0x3e0000u
+
 void dbt_tlb_flush(DbtCpu *env)
 {
     memset(env->tlb, 0xff, sizeof(env->tlb));
+    env->tlb_large = false;
     /* the jump cache maps linear EIPs to blocks: a new mapping may put other code there */
     memset(env->jc, 0, sizeof(env->jc));
 }
 
-static uint32_t phys_ld32(DbtCpu *env, uint64_t pa)
+void dbt_tlb_flush_page(DbtCpu *env, uint64_t lin)
 {
-    uint32_t v = 0xffffffff;
-    as_read(env->as, pa, &v, 4);
+    lin &= 0xffffffffull;
+    uint64_t lo = lin & DBT_PAGE_MASK, hi = lo + DBT_PAGE_SIZE;
+    if (env->tlb_large) {
+        /* the page may be a piece of a large one: drop every piece of the 4 MiB around it
+         * (a superset of a 2 MiB page) */
+        lo = lin & ~0x3fffffull;
+        hi = lo + 0x400000;
+    }
+    for (unsigned i = 0; i < DBT_TLB_ALL; i++) {
+        TlbEntry *e = &env->tlb[i];
+        if ((e->read_tag >= lo && e->read_tag < hi) || (e->write_tag >= lo && e->write_tag < hi)) {
+            e->read_tag = ~0ull;
+            e->write_tag = ~0ull;
+        }
+    }
+    for (unsigned i = 0; i < (1u << DBT_JC_BITS); i++) {
+        /* a block may run on into the page after its first */
+        Block *b = env->jc[i];
+        uint64_t p = b ? b->pc & DBT_PAGE_MASK : 0;
+        if (b && p + DBT_PAGE_SIZE >= lo && p < hi)
+            env->jc[i] = NULL;
+    }
+}
+
+static uint64_t phys_ld(DbtCpu *env, uint64_t pa, unsigned size)
+{
+    uint64_t v = 0;
+    as_read(env->as, pa & env->a20_mask, &v, size); /* all-ones outside memory */
     return v;
 }
 
 static void phys_st32(DbtCpu *env, uint64_t pa, uint32_t v)
 {
-    as_write(env->as, pa, &v, 4);
+    as_write(env->as, pa & env->a20_mask, &v, 4);
 }
 
-_Noreturn static void page_fault(DbtCpu *env, uint64_t lin, int acc, uint32_t err)
+bool dbt_load_pdptes(DbtCpu *env, uint64_t cr3)
+{
+    uint64_t p[4];
+    uint64_t base = cr3 & 0xffffffe0ull;
+    for (int i = 0; i < 4; i++) {
+        p[i] = phys_ld(env, base + 8 * i, 8);
+        if ((p[i] & PTE_P) && (p[i] & PDPTE_RSVD))
+            return false;
+    }
+    memcpy(env->pdpte, p, sizeof(p));
+    return true;
+}
+
+static bool nx_on(const DbtCpu *env)
+{
+    return (env->s.cr4 & CR4_PAE) && (env->s.efer & EFER_NXE);
+}
+
+_Noreturn static void page_fault(DbtCpu *env, uint64_t lin, int acc, bool user, uint32_t err)
 {
     env->s.cr2 = lin;
     if (acc == ACC_WRITE)
         err |= PF_W;
-    if (dbt_cpl(env) == 3)
+    if (user)
         err |= PF_U;
+    if (acc == ACC_EXEC && nx_on(env))
+        err |= PF_I;
     dbt_raise(env, EXC_PF, 1, err);
 }
 
-/* Walk the 2-level (non-PAE) page tables. Returns the physical address and whether the
- * mapping allows writes at the current privilege (so the TLB can cache the answer). */
-static uint64_t page_walk(DbtCpu *env, uint64_t lin, int acc, bool *writable)
-{
-    if (env->s.cr4 & CR4_PAE)
-        dbt_fail(env, "PAE paging is not implemented yet (CR4.PAE set at EIP %#llx)",
-                 (unsigned long long)env->cur_eip);
-    bool user = dbt_cpl(env) == 3;
-    bool wp = env->s.cr0 & CR0_WP;
-    uint64_t pde_addr = ((env->s.cr3 & ~0xfffull) | ((lin >> 20) & 0xffc)) & env->a20_mask;
-    uint32_t pde = phys_ld32(env, pde_addr);
-    if (!(pde & PTE_P))
-        page_fault(env, lin, acc, 0);
-    uint32_t pte, pte_addr = 0;
+typedef struct Walk {
     uint64_t pa;
-    bool is_large = (pde & PTE_PS) && (env->s.cr4 & CR4_PSE);
-    if (is_large) {
-        pte = pde;
-        /* PSE-36 bits 13..16 give physical address bits 32..35 */
-        pa = ((uint64_t)(pde & 0xffc00000u) | ((uint64_t)(pde >> 13) & 0xf) << 32) |
-             (lin & 0x3fffff);
+    bool writable; /* a write with the same rights may go through the TLB (allowed, dirty) */
+    bool large;
+} Walk;
+
+/* Walk the page tables for an access of kind acc with user (CPL 3) or supervisor rights. */
+static void page_walk(DbtCpu *env, uint64_t lin, int acc, bool user, Walk *w)
+{
+    bool wp = env->s.cr0 & CR0_WP;
+    uint64_t ent[3], addr[3]; /* the entries walked, last is the leaf */
+    int n = 0;
+    uint64_t pa, rights = PTE_W | PTE_U;
+    bool xd = false, large = false;
+
+    if (env->s.cr4 & CR4_PAE) {
+        uint64_t nxe_rsvd = (env->s.efer & EFER_NXE) ? 0 : PAE_XD;
+        uint64_t pdpte = env->pdpte[(lin >> 30) & 3];
+        if (!(pdpte & PTE_P))
+            page_fault(env, lin, acc, user, 0);
+        addr[n] = (pdpte & PAE_ADDR) + ((lin >> 21) & 0x1ff) * 8;
+        ent[n] = phys_ld(env, addr[n], 8);
+        uint64_t pde = ent[n++];
+        if (!(pde & PTE_P))
+            page_fault(env, lin, acc, user, 0);
+        if (pde & (PAE_RSVD_HI | nxe_rsvd))
+            page_fault(env, lin, acc, user, PF_P | PF_RSVD);
+        rights &= pde;
+        xd |= (pde & PAE_XD) && !nxe_rsvd;
+        if (pde & PTE_PS) {
+            if (pde & PAE_LARGE_RSVD)
+                page_fault(env, lin, acc, user, PF_P | PF_RSVD);
+            large = true;
+            pa = (pde & PAE_ADDR & ~0x1fffffull) | (lin & 0x1fffff);
+        } else {
+            addr[n] = (pde & PAE_ADDR) + ((lin >> 12) & 0x1ff) * 8;
+            ent[n] = phys_ld(env, addr[n], 8);
+            uint64_t pte = ent[n++];
+            if (!(pte & PTE_P))
+                page_fault(env, lin, acc, user, 0);
+            if (pte & (PAE_RSVD_HI | nxe_rsvd))
+                page_fault(env, lin, acc, user, PF_P | PF_RSVD);
+            rights &= pte;
+            xd |= (pte & PAE_XD) && !nxe_rsvd;
+            pa = (pte & PAE_ADDR) | (lin & 0xfff);
+        }
     } else {
-        pte_addr = ((pde & ~0xfffu) | ((lin >> 10) & 0xffc)) & env->a20_mask;
-        pte = phys_ld32(env, pte_addr);
-        if (!(pte & PTE_P))
-            page_fault(env, lin, acc, 0);
-        pa = (pte & ~0xfffu) | (lin & 0xfff);
+        addr[n] = (env->s.cr3 & 0xfffff000ull) | ((lin >> 20) & 0xffc);
+        ent[n] = phys_ld(env, addr[n], 4);
+        uint32_t pde = (uint32_t)ent[n++];
+        if (!(pde & PTE_P))
+            page_fault(env, lin, acc, user, 0);
+        rights &= pde;
+        if ((pde & PTE_PS) && (env->s.cr4 & CR4_PSE)) {
+            if (pde & PSE_LARGE_RSVD)
+                page_fault(env, lin, acc, user, PF_P | PF_RSVD);
+            large = true;
+            pa = (pde & 0xffc00000u) | ((uint64_t)(pde >> 13) & 0xf) << 32 | (lin & 0x3fffff);
+        } else {
+            addr[n] = (pde & 0xfffff000u) | ((lin >> 10) & 0xffc);
+            ent[n] = phys_ld(env, addr[n], 4);
+            uint32_t pte = (uint32_t)ent[n++];
+            if (!(pte & PTE_P))
+                page_fault(env, lin, acc, user, 0);
+            rights &= pte;
+            pa = (pte & 0xfffff000u) | (lin & 0xfff);
+        }
     }
-    uint32_t eff = is_large ? pte : (pde & pte);
-    bool w_ok = (eff & PTE_W) || (!user && !wp);
-    bool u_ok = (eff & PTE_U) != 0;
-    if (user && !u_ok)
-        page_fault(env, lin, acc, PF_P);
+
+    bool w_ok = (rights & PTE_W) || (!user && !wp);
+    if (user && !(rights & PTE_U))
+        page_fault(env, lin, acc, user, PF_P);
     if (acc == ACC_WRITE && !w_ok)
-        page_fault(env, lin, acc, PF_P);
-    /* accessed / dirty, as the hardware sets them */
-    if (!(pde & PTE_A) || (is_large && acc == ACC_WRITE && !(pde & PTE_D))) {
-        pde |= PTE_A;
-        if (is_large && acc == ACC_WRITE)
-            pde |= PTE_D;
-        phys_st32(env, pde_addr, pde);
+        page_fault(env, lin, acc, user, PF_P);
+    if (acc == ACC_EXEC && xd)
+        page_fault(env, lin, acc, user, PF_P);
+
+    /* accessed bits on the way down, dirty in the leaf, as the hardware sets them */
+    for (int i = 0; i < n; i++) {
+        uint32_t lo = (uint32_t)ent[i], nlo = lo | PTE_A;
+        if (i == n - 1 && acc == ACC_WRITE)
+            nlo |= PTE_D;
+        if (nlo != lo)
+            phys_st32(env, addr[i], nlo);
+        ent[i] = (ent[i] & ~0xffffffffull) | nlo;
     }
-    if (!is_large && (!(pte & PTE_A) || (acc == ACC_WRITE && !(pte & PTE_D)))) {
-        pte |= PTE_A;
-        if (acc == ACC_WRITE)
-            pte |= PTE_D;
-        phys_st32(env, pte_addr, pte);
-    }
-    /* only cache writability once the dirty bit is set, so the first write sets it */
-    *writable = w_ok && (acc == ACC_WRITE || (is_large ? (pde & PTE_D) : (pte & PTE_D)));
-    return pa & env->a20_mask;
+    /* cache writability only once the dirty bit is set, so the first write sets it */
+    w->writable = w_ok && (ent[n - 1] & PTE_D);
+    w->large = large;
+    w->pa = pa & ((1ull << PHYS_BITS) - 1);
 }
 
-static uint64_t translate(DbtCpu *env, uint64_t lin, int acc, bool *writable)
+static uint64_t translate(DbtCpu *env, uint64_t lin, int acc, bool user, Walk *w)
 {
     if (!(env->s.cr0 & CR0_PG)) {
-        *writable = true;
-        return lin & env->a20_mask;
+        w->writable = true;
+        w->large = false;
+        w->pa = lin & env->a20_mask;
+        return w->pa;
     }
-    return page_walk(env, lin, acc, writable);
+    page_walk(env, lin, acc, user, w);
+    w->pa &= env->a20_mask;
+    return w->pa;
 }
 
-uint64_t dbt_code_phys(DbtCpu *env, uint64_t lin)
+static bool cur_user(const DbtCpu *env)
 {
-    bool w;
-    return translate(env, lin, ACC_EXEC, &w);
+    return dbt_cpl(env) == 3;
+}
+
+/* Alignment checking (CR0.AM, EFLAGS.AC, CPL 3) is on. */
+static inline bool ac_on(const DbtCpu *env)
+{
+    return (env->s.rflags & FL_AC) && (env->s.cr0 & CR0_AM) && cur_user(env);
 }
 
 static bool is_code_page(DbtCpu *env, uint64_t phys)
@@ -124,19 +251,35 @@ static bool is_code_page(DbtCpu *env, uint64_t phys)
     return pn < env->code_pages_n && env->code_pages[pn];
 }
 
-/* Fill the TLB for the page of lin if it is plain RAM (ROM: reads only). */
-static void tlb_fill(DbtCpu *env, uint64_t lin, uint64_t phys, bool writable)
+/* Fill the TLB for the page of lin if it is plain RAM (ROM: reads only). user: the rights the
+ * walk used, which must be the current privilege's. */
+static void tlb_fill(DbtCpu *env, uint64_t lin, const Walk *w, bool user)
 {
-    uint64_t ppage = phys & DBT_PAGE_MASK;
+    if (user != cur_user(env) || ac_on(env) || dbt_data_bp_active(env))
+        return;
+    uint64_t ppage = w->pa & DBT_PAGE_MASK;
     const MemRegion *r = as_find(env->as, ppage);
     if (!r || r->kind == MEM_MMIO || ppage < r->gpa || ppage + DBT_PAGE_SIZE > r->gpa + r->size)
         return;
     TlbEntry *e = &env->tlb[(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
     uint64_t vpage = lin & DBT_PAGE_MASK;
+    if (e->read_tag != ~0ull && e->read_tag != vpage)
+        env->tlb[DBT_TLB_SIZE + (env->tlb_victim_next++ % DBT_TLB_VICTIMS)] = *e;
     e->read_tag = vpage;
-    e->write_tag = (writable && r->kind == MEM_RAM && !is_code_page(env, ppage)) ? vpage : ~0ull;
+    e->write_tag =
+        (w->writable && r->kind == MEM_RAM && !is_code_page(env, ppage)) ? vpage : ~0ull;
     e->addend = (uintptr_t)(r->host + (ppage - r->gpa)) - (uintptr_t)vpage;
     e->phys = ppage;
+    env->tlb_large |= w->large;
+}
+
+uint64_t dbt_code_phys(DbtCpu *env, uint64_t lin)
+{
+    Walk w;
+    bool user = cur_user(env);
+    translate(env, lin, ACC_EXEC, user, &w);
+    tlb_fill(env, lin, &w, user); /* fetchable implies readable: the translator reads it */
+    return w.pa;
 }
 
 static uint64_t lin_mask(const DbtCpu *env)
@@ -144,21 +287,45 @@ static uint64_t lin_mask(const DbtCpu *env)
     return 0xffffffffull;
 }
 
+/* A miss in the direct-mapped TLB may hit an evicted entry: swap it back in. */
+static bool victim_hit(DbtCpu *env, uint64_t lin, unsigned size, bool write)
+{
+    uint64_t vpage = lin & DBT_PAGE_MASK;
+    if ((lin & (DBT_PAGE_SIZE - 1)) + size > DBT_PAGE_SIZE)
+        return false;
+    for (unsigned i = DBT_TLB_SIZE; i < DBT_TLB_ALL; i++) {
+        TlbEntry *v = &env->tlb[i];
+        if ((write ? v->write_tag : v->read_tag) == vpage) {
+            TlbEntry *e = &env->tlb[(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+            TlbEntry t = *e;
+            *e = *v;
+            *v = t;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Byte-wise slow path used for page-crossing, MMIO and code-page writes. The whole range is
  * translated first so a fault on the second page leaves memory untouched. */
-static uint64_t slow_ld(DbtCpu *env, uint64_t lin, unsigned size)
+static inline uint64_t ld_lin(DbtCpu *env, uint64_t lin, unsigned size, bool user);
+static inline void st_lin(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size, bool user);
+
+static uint64_t slow_ld(DbtCpu *env, uint64_t lin, unsigned size, bool user)
 {
     uint8_t buf[8];
     uint64_t pa[2];
-    bool w;
+    Walk w;
+    if (user == cur_user(env) && victim_hit(env, lin, size, false))
+        return ld_lin(env, lin, size, user);
     env->st.tlb_misses++;
     uint64_t end = (lin + size - 1) & lin_mask(env);
-    pa[0] = translate(env, lin, ACC_READ, &w);
-    tlb_fill(env, lin, pa[0], w);
+    pa[0] = translate(env, lin, ACC_READ, user, &w);
+    tlb_fill(env, lin, &w, user);
     unsigned first = size;
     if ((lin & DBT_PAGE_MASK) != (end & DBT_PAGE_MASK)) {
         first = DBT_PAGE_SIZE - (lin & (DBT_PAGE_SIZE - 1));
-        pa[1] = translate(env, end & DBT_PAGE_MASK, ACC_READ, &w);
+        pa[1] = translate(env, end & DBT_PAGE_MASK, ACC_READ, user, &w);
     }
     as_read(env->as, pa[0], buf, first);
     if (first < size)
@@ -168,18 +335,22 @@ static uint64_t slow_ld(DbtCpu *env, uint64_t lin, unsigned size)
     return v;
 }
 
-static void slow_st(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size)
+static void slow_st(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size, bool user)
 {
     uint64_t pa[2];
-    bool w;
+    Walk w;
+    if (user == cur_user(env) && victim_hit(env, lin, size, true)) {
+        st_lin(env, lin, val, size, user);
+        return;
+    }
     env->st.tlb_misses++;
     uint64_t end = (lin + size - 1) & lin_mask(env);
-    pa[0] = translate(env, lin, ACC_WRITE, &w);
-    tlb_fill(env, lin, pa[0], w);
+    pa[0] = translate(env, lin, ACC_WRITE, user, &w);
+    tlb_fill(env, lin, &w, user);
     unsigned first = size;
     if ((lin & DBT_PAGE_MASK) != (end & DBT_PAGE_MASK)) {
         first = DBT_PAGE_SIZE - (lin & (DBT_PAGE_SIZE - 1));
-        pa[1] = translate(env, end & DBT_PAGE_MASK, ACC_WRITE, &w);
+        pa[1] = translate(env, end & DBT_PAGE_MASK, ACC_WRITE, user, &w);
     }
     uint8_t buf[8];
     memcpy(buf, &val, size);
@@ -189,7 +360,9 @@ static void slow_st(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size)
         as_write(env->as, pa[1], buf + first, size - first);
 }
 
-uint64_t dbt_ld_lin(DbtCpu *env, uint64_t lin, unsigned size)
+/* The TLB holds entries of the current privilege; a hit is good for a supervisor access too
+ * (no SMAP: user pages are open to the supervisor, and user-writable ones writable). */
+static inline uint64_t ld_lin(DbtCpu *env, uint64_t lin, unsigned size, bool user)
 {
     lin &= lin_mask(env);
     TlbEntry *e = &env->tlb[(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
@@ -217,10 +390,10 @@ uint64_t dbt_ld_lin(DbtCpu *env, uint64_t lin, unsigned size)
         }
         }
     }
-    return slow_ld(env, lin, size);
+    return slow_ld(env, lin, size, user);
 }
 
-void dbt_st_lin(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size)
+static inline void st_lin(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size, bool user)
 {
     lin &= lin_mask(env);
     TlbEntry *e = &env->tlb[(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
@@ -230,7 +403,27 @@ void dbt_st_lin(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size)
         memcpy((uint8_t *)(lin + e->addend), &val, size);
         return;
     }
-    slow_st(env, lin, val, size);
+    slow_st(env, lin, val, size, user);
+}
+
+uint64_t dbt_ld_lin(DbtCpu *env, uint64_t lin, unsigned size)
+{
+    return ld_lin(env, lin, size, false);
+}
+
+void dbt_st_lin(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size)
+{
+    st_lin(env, lin, val, size, false);
+}
+
+uint64_t dbt_ld_lin_priv(DbtCpu *env, uint64_t lin, unsigned size, bool user)
+{
+    return ld_lin(env, lin, size, user);
+}
+
+void dbt_st_lin_priv(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size, bool user)
+{
+    st_lin(env, lin, val, size, user);
 }
 
 /* Segment limit and type checks: #SS for the stack segment, #GP otherwise (error code 0). */
@@ -263,14 +456,29 @@ static inline void seg_check(DbtCpu *env, int seg, uint64_t off, unsigned size, 
         dbt_raise(env, seg == S_SS ? EXC_SS : EXC_GP, 1, 0);
 }
 
+/* The rare checks of a data access: alignment (#AC) and data breakpoints. */
+static void access_checks(DbtCpu *env, uint64_t lin, unsigned size, bool write)
+{
+    if (size > 1 && (lin & (size - 1)) && ac_on(env))
+        dbt_raise(env, EXC_AC, 1, 0);
+    if (env->s.dr[7] & 0xff)
+        dbt_data_bp_check(env, lin, size, write);
+}
+
 uint64_t dbt_ld(DbtCpu *env, int seg, uint64_t off, unsigned size)
 {
     seg_check(env, seg, off, size, false);
-    return dbt_ld_lin(env, env->s.seg[seg].base + off, size);
+    uint64_t lin = env->s.seg[seg].base + off;
+    if (__builtin_expect((env->s.rflags & FL_AC) | (env->s.dr[7] & 0xff), 0))
+        access_checks(env, lin & lin_mask(env), size, false);
+    return ld_lin(env, lin, size, cur_user(env));
 }
 
 void dbt_st(DbtCpu *env, int seg, uint64_t off, uint64_t val, unsigned size)
 {
     seg_check(env, seg, off, size, true);
-    dbt_st_lin(env, env->s.seg[seg].base + off, val, size);
+    uint64_t lin = env->s.seg[seg].base + off;
+    if (__builtin_expect((env->s.rflags & FL_AC) | (env->s.dr[7] & 0xff), 0))
+        access_checks(env, lin & lin_mask(env), size, true);
+    st_lin(env, lin, val, size, cur_user(env));
 }

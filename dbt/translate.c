@@ -7,6 +7,7 @@
 
 #include "dbt/helpers.h"
 #include "dbt/ir.h"
+#include "dbt/translate_int.h"
 
 #define MAX_BLOCK_INSNS 64
 
@@ -562,6 +563,48 @@ static void tr_load_far(Tr *t, int seg)
         exit_to(t, t->next); /* the stack size is part of the block's mode */
 }
 
+/* The protected-mode descriptor instructions (the caller has ruled out real and v86 mode). */
+static void tr_descriptor_insn(Tr *t, unsigned id)
+{
+    switch (id) {
+    case X86_INS_LAR: case X86_INS_LSL: {
+        Loc d = loc(t, 0), s = loc(t, 1);
+        s.size = 2;
+        int sel = rd(t, &s);
+        d.size = t->osz;
+        int old = rd(t, &d);
+        wr(t, &d, helper(t, helper_lar_lsl, sel, old, -1, id == X86_INS_LSL));
+        return;
+    }
+    case X86_INS_VERR: case X86_INS_VERW: {
+        Loc s = loc(t, 0);
+        s.size = 2;
+        helper(t, helper_verr_verw, rd(t, &s), -1, -1, id == X86_INS_VERW);
+        return;
+    }
+    case X86_INS_LLDT: case X86_INS_LTR: {
+        Loc s = loc(t, 0);
+        s.size = 2;
+        helper(t, helper_lldt_ltr, rd(t, &s), -1, -1, id == X86_INS_LTR);
+        return;
+    }
+    case X86_INS_SLDT: case X86_INS_STR: {
+        Loc d = loc(t, 0);
+        /* to a register with 32-bit operand size: zero-extended; to memory: 16 bits */
+        d.size = d.kind == LOC_REG && t->osz == 4 ? 4 : 2;
+        wr(t, &d, helper(t, helper_sldt_str, -1, -1, -1, id == X86_INS_STR));
+        return;
+    }
+    default: { /* ARPL r/m16, r16 */
+        Loc d = loc(t, 0), s = loc(t, 1);
+        d.size = s.size = 2;
+        int a = rd(t, &d), b = rd(t, &s);
+        wr(t, &d, helper(t, helper_arpl, a, b, -1, 0));
+        return;
+    }
+    }
+}
+
 static void translate_one(Tr *t)
 {
     const cs_insn *in = t->in;
@@ -572,10 +615,25 @@ static void translate_one(Tr *t)
     if (t->lock && !lock_allowed(t))
         dbt_raise(t->env, EXC_UD, 0, 0);
 
+    /* x87, WAIT, FXSAVE/FXRSTOR: one helper call each (dbt/translate_x87.c) */
+    TrCall xc;
+    if (dbt_translate_x87(t->op, (unsigned)(in->size - (t->op - in->bytes)), t->osz, t->asz, &xc)) {
+        int a = -1, seg = 0;
+        for (unsigned i = 0; xc.mem && i < t->x->op_count; i++)
+            if (t->x->operands[i].type == X86_OP_MEM) {
+                a = ea(t, &t->x->operands[i].mem, &seg);
+                xc.imm |= (uint64_t)seg << TR_CALL_SEG_SHIFT;
+                break;
+            }
+        if (xc.mem && a < 0)
+            unsupported(t, "x87 memory operand");
+        helper(t, xc.fn, a, -1, -1, xc.imm);
+        return;
+    }
+
     switch (id) {
     case X86_INS_NOP:
     case X86_INS_PAUSE:
-    case X86_INS_WAIT: /* no x87 yet: WAIT has nothing to wait for */
         return;
 
     case X86_INS_MOV: {
@@ -583,8 +641,8 @@ static void translate_one(Tr *t)
         if (d.kind == LOC_CR || d.kind == LOC_DR) {
             int v = rd(t, &s);
             helper(t, d.kind == LOC_CR ? helper_mov_to_cr : helper_mov_to_dr, v, -1, -1, d.reg);
-            if (d.kind == LOC_CR)
-                exit_to(t, t->next); /* paging/protection may have changed */
+            /* paging/protection may have changed, or the breakpoints (retranslation) */
+            exit_to(t, t->next);
             return;
         }
         if (s.kind == LOC_CR || s.kind == LOC_DR) {
@@ -777,7 +835,7 @@ static void translate_one(Tr *t)
         return;
     }
     case X86_INS_LAHF: {
-        int f = helper(t, helper_pushf, -1, -1, -1, 2);
+        int f = helper(t, helper_pushf, -1, -1, -1, 0); /* 0: not IOPL-sensitive */
         setr(t, R_EAX, 1, true, f);
         return;
     }
@@ -864,7 +922,7 @@ static void translate_one(Tr *t)
         return;
     }
     case X86_INS_IRET: case X86_INS_IRETD:
-        exit_ind(t, helper(t, helper_iret, -1, -1, -1, t->osz));
+        exit_ind(t, helper(t, helper_iret, movi(t, t->next & t->eip_mask), -1, -1, t->osz));
         return;
     case X86_INS_INT: case X86_INS_INT3: case X86_INS_INTO: case X86_INS_INT1: {
         uint64_t vec = id == X86_INS_INT ? (t->x->operands[0].imm & 0xff)
@@ -1062,7 +1120,18 @@ static void translate_one(Tr *t)
         /* protected-mode only: not recognized in real and virtual-8086 mode (SDM: #UD) */
         if (!t->pm)
             dbt_raise(t->env, EXC_UD, 0, 0);
-        unsupported(t, "descriptor instruction in protected mode");
+        tr_descriptor_insn(t, id);
+        return;
+    case X86_INS_RDMSR:
+        helper(t, helper_rdmsr, -1, -1, -1, 0);
+        return;
+    case X86_INS_WRMSR:
+        helper(t, helper_wrmsr, -1, -1, -1, 0);
+        exit_to(t, t->next); /* EFER.NXE and the like change translation */
+        return;
+    case X86_INS_SYSENTER: case X86_INS_SYSEXIT:
+        exit_ind(t, helper(t, helper_sysenter, -1, -1, -1, id == X86_INS_SYSEXIT));
+        return;
     case X86_INS_INVD: case X86_INS_WBINVD:
         helper(t, helper_priv_check, -1, -1, -1, 0);
         return;
@@ -1249,7 +1318,9 @@ Block *dbt_translate(DbtCpu *env, uint64_t pc, uint64_t phys, uint32_t mode)
     volatile uint64_t bytes = 0;
 
     /* a fault while fetching the first instruction is the guest's; after that, end the block */
-    for (volatile unsigned n = 0; n < MAX_BLOCK_INSNS && !t.end; n++) {
+    /* one instruction per block when single-stepping (the run loop raises the trap after it) */
+    unsigned max_insns = (mode & MODE_STEP) ? 1 : MAX_BLOCK_INSNS;
+    for (volatile unsigned n = 0; n < max_insns && !t.end; n++) {
         uint8_t buf[16];
         uint64_t lin = (env->s.seg[S_CS].base + eip) & 0xffffffffull;
         if (n > 0 && ((lin ^ pc) & DBT_PAGE_MASK) && (lin & (DBT_PAGE_SIZE - 1)) == 0)
@@ -1306,6 +1377,10 @@ Block *dbt_translate(DbtCpu *env, uint64_t pc, uint64_t phys, uint32_t mode)
         io->imm = eip;
         io->aux = in->size;
         size_t mark = t.ops->len;
+        /* an enabled DR0-DR3 instruction breakpoint here: a #DB fault before it runs */
+        uint32_t bp = dbt_exec_bp_match(env, lin);
+        if (bp)
+            helper(&t, helper_bp_check, -1, -1, -1, bp);
         /* An instruction that cannot be translated ends the block before it, so its error
          * (or exception) is raised when execution really reaches it. As the first
          * instruction it is raised now, after the block is freed. */

@@ -26,12 +26,28 @@ typedef enum StopReason {
     STOP_SIGNAL,      /* SIGINT/SIGTERM */
 } StopReason;
 
+/* A drive on the IDE controller (-drive if=ide, -hda..-hdd, -cdrom): index is channel * 2 +
+ * unit (0 primary master, 1 primary slave, 2 secondary master, 3 secondary slave). */
+#define MACHINE_IDE_DRIVES 4
+typedef struct DriveConfig {
+    const char *file; /* raw image; NULL: no drive there (or an empty CD-ROM drive) */
+    bool present;
+    bool cdrom;    /* media=cdrom: an ATAPI CD-ROM (read-only), else an ATA disk */
+    bool readonly; /* readonly=on */
+    bool snapshot; /* snapshot=on or -snapshot: writes stay in memory */
+} DriveConfig;
+
 typedef struct MachineConfig {
     uint64_t ram_size;
     const char *serial; /* "stdio", "file:PATH", "none" */
     bool no_reboot;
     const char *debugcon; /* QEMU's -debugcon: "file:PATH", "stdio", "none"/NULL; the board
                              puts it at 0x402 (SeaBIOS's log) and 0xe9 */
+    bool no_apic;         /* -machine apic=off: no local APIC nor IOAPIC, the 8259 alone */
+    DriveConfig ide[MACHINE_IDE_DRIVES];
+    const char *boot_order; /* -boot order=: QEMU's letters (c disk, d CD-ROM, a floppy, n
+                               network), at most 3 used; NULL: the board's default */
+    bool boot_menu;         /* -boot menu=on */
 } MachineConfig;
 
 typedef struct Machine Machine;
@@ -53,12 +69,38 @@ struct Machine {
     void (*intr_changed)(void *opaque);
     void *intr_changed_opaque;
 
+    /* The CPU's local APIC (hw/apic.h), when the board has one (not cfg.no_apic). has_apic
+     * decides CPUID.1:EDX.APIC (cpu/cpuid.h: cpu_model_make(m->has_apic)). IA32_APIC_BASE
+     * (MSR 0x1b) belongs to the APIC: an engine's WRMSR passes the value to apic_base_set,
+     * which returns nonzero for a value the CPU refuses (raise #GP), and RDMSR reads
+     * apic_base_get; CR8 (64-bit mode) is TPR[7:4] through apic_tpr_get/apic_tpr_set. All
+     * NULL without an APIC. Called on the vCPU thread. */
+    bool has_apic;
+    uint64_t (*apic_base_get)(void *opaque);
+    int (*apic_base_set)(void *opaque, uint64_t val);
+    uint8_t (*apic_tpr_get)(void *opaque);
+    void (*apic_tpr_set)(void *opaque, uint8_t tpr);
+    void *apic_opaque;
+    /* An NMI for the CPU (LINT1, an IOAPIC or IPI NMI message): the board sets it and calls
+     * intr_changed; an engine that delivers NMIs clears it and takes vector 2. */
+    volatile bool nmi_pending;
+
     /* The A20 gate the engines apply to every guest-physical access: true = address line 20
      * passes through, false = it is forced to 0 (the 8086 1 MiB wrap). Written only through
      * machine_set_a20(); a20_gen counts the changes so an engine can notice one by comparing a
      * saved value. Enabled at power on, as QEMU's CPU reset leaves it. */
     volatile bool a20;
     volatile uint32_t a20_gen;
+
+    /* The x87's error pins, for PC-compatible FPU error reporting (CR0.NE=0): an engine that
+     * models the FPU calls ferr(ferr_opaque, 1) when a waiting x87 instruction finds an
+     * unmasked exception pending (FERR# asserted) and ferr(ferr_opaque, 0) when the exception
+     * is cleared. The board routes FERR# to IRQ 13 and sets ignne (the CPU's IGNNE# input)
+     * when port 0xF0 is written while FERR# is asserted, until FERR# goes away. NULL when the
+     * board has no such wiring. Called on the vCPU thread. */
+    void (*ferr)(void *opaque, int level);
+    void *ferr_opaque;
+    volatile bool ignne;
 
     /* set by devices, read by the run loop */
     volatile int stop;      /* StopReason, nonzero stops the engine at the next boundary */
@@ -77,6 +119,9 @@ struct Machine {
     void *devices; /* owned by the board file */
     /* called by the run loop between engine runs: input polling and the like */
     void (*poll)(Machine *m);
+    /* The display attached to the machine (ui/display.c), NULL when there is none: its poll
+     * hook, chained in front of the board's, finds its state here. */
+    void *ui;
     /* the board's system reset (devices only), and whether firmware is loaded that a reset
      * can restart; without it a reset ends the run as -no-reboot does */
     void (*reset)(Machine *m);

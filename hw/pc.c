@@ -7,12 +7,17 @@
 
 #include <glib.h>
 
+#include "cpu/cpuid.h"
+#include "hw/apic.h"
+#include "hw/blockdev.h"
 #include "hw/chardev.h"
 #include "hw/debugcon.h"
 #include "hw/debugexit.h"
 #include "hw/i8042.h"
 #include "hw/i8254.h"
 #include "hw/i8259.h"
+#include "hw/ide.h"
+#include "hw/ioapic.h"
 #include "hw/mc146818.h"
 #include "hw/port92.h"
 #include "hw/serial.h"
@@ -34,12 +39,17 @@ typedef struct PcDevices {
     CharDev *debugcon_chr;
     DebugCon *debugcon;
     I8259State *pic;
+    ApicState *apic;     /* NULL with cfg.no_apic, and then no IOAPIC either */
+    IoapicState *ioapic;
     I8254State *pit;
     RtcState *rtc;
     I8042State *kbc;
     Port92State *port92;
     VgaState *vga;
+    IdeController *ide; /* PIIX3 function 1: the drives of cfg->ide */
     bool a20_kbc, a20_port92; /* the two A20 sources, ORed as the chipset does */
+    IrqLine fpu_irq; /* ISA IRQ 13: the x87's FERR# */
+    bool ferr;       /* FERR# asserted */
 } PcDevices;
 
 /* Anonymous and page aligned, as KVM memory slots need; MAP_NORESERVE so a large -m costs only
@@ -155,11 +165,132 @@ static int pic_intr_ack(void *pic)
     return i8259_intr_ack(pic);
 }
 
+/* The 8259's INTR output: to the CPU directly without an APIC; else to LINT0 (which passes it
+ * on in virtual wire mode and tells the CPU itself) and IOAPIC pin 0 (ExtINT), as a chipset
+ * wires it. */
 static void on_pic_intr(void *opaque, int n, int level)
+{
+    Machine *m = opaque;
+    PcDevices *d = m->devices;
+    if (d->apic) {
+        if (d->ioapic)
+            ioapic_set_irq(d->ioapic, PC_IOAPIC_PIN_EXTINT, level);
+        apic_set_lint(d->apic, 0, level);
+        return;
+    }
+    if (m->intr_changed)
+        m->intr_changed(m->intr_changed_opaque);
+}
+
+/* --- the APICs: the CPU's local APIC at 0xFEE00000, the IOAPIC at 0xFEC00000 --- */
+
+/* An ISA IRQ line: to the 8259 and to the IOAPIC pin of the same number, except IRQ 0 (the
+ * PIT), which goes to pin 2 (the interrupt source override a PC's MP/ACPI tables state), and
+ * IRQ 2, the cascade, which reaches no pin. */
+static void on_isa_irq(void *opaque, int n, int level)
+{
+    PcDevices *d = ((Machine *)opaque)->devices;
+    i8259_set_irq(d->pic, n, level);
+    if (d->ioapic && n != I8259_CASCADE_IRQ)
+        ioapic_set_irq(d->ioapic, n == 0 ? PC_IOAPIC_PIN_IRQ0 : n, level);
+}
+
+static bool apic_pic_pending(void *opaque)
+{
+    return i8259_intr_pending(((PcDevices *)((Machine *)opaque)->devices)->pic);
+}
+
+static int apic_pic_ack(void *opaque)
+{
+    return i8259_intr_ack(((PcDevices *)((Machine *)opaque)->devices)->pic);
+}
+
+static void on_apic_intr_changed(void *opaque)
 {
     Machine *m = opaque;
     if (m->intr_changed)
         m->intr_changed(m->intr_changed_opaque);
+}
+
+static void on_apic_nmi(void *opaque)
+{
+    Machine *m = opaque;
+    m->nmi_pending = true;
+    if (m->intr_changed)
+        m->intr_changed(m->intr_changed_opaque);
+}
+
+static void on_apic_eoi(void *opaque, uint8_t vector)
+{
+    PcDevices *d = ((Machine *)opaque)->devices;
+    if (d->ioapic)
+        ioapic_eoi(d->ioapic, vector);
+}
+
+static bool ioapic_to_apic(void *opaque, const ApicMsg *msg)
+{
+    return apic_deliver(opaque, msg);
+}
+
+static bool m_apic_intr_pending(void *apic)
+{
+    return apic_intr_pending(apic);
+}
+
+static int m_apic_intr_ack(void *apic)
+{
+    return apic_intr_ack(apic);
+}
+
+static uint64_t m_apic_base_get(void *apic)
+{
+    return apic_get_base(apic);
+}
+
+static int m_apic_base_set(void *apic, uint64_t val)
+{
+    return apic_set_base(apic, val);
+}
+
+static uint8_t m_apic_tpr_get(void *apic)
+{
+    return apic_get_tpr(apic);
+}
+
+static void m_apic_tpr_set(void *apic, uint8_t tpr)
+{
+    apic_set_tpr(apic, tpr);
+}
+
+/* After the PIC: the local APIC takes over the CPU's interrupt interface. */
+static int pc_apic_init(Machine *m, PcDevices *d, char *err, size_t errlen)
+{
+    ApicBoard board = {
+        .pic_pending = apic_pic_pending,
+        .pic_ack = apic_pic_ack,
+        .intr_changed = on_apic_intr_changed,
+        .nmi = on_apic_nmi,
+        .eoi = on_apic_eoi,
+        .mem_changed = on_pam_changed,
+        .opaque = m,
+    };
+    d->apic = apic_init(m->as, m->clock, PC_APIC_ID, &board, err, errlen);
+    if (!d->apic)
+        return -1;
+    IoapicBoard ib = {ioapic_to_apic, d->apic};
+    d->ioapic = ioapic_init(m->as, IOAPIC_DEFAULT_BASE, PC_IOAPIC_ID, &ib, err, errlen);
+    if (!d->ioapic)
+        return -1;
+    m->has_apic = true;
+    m->intr_pending = m_apic_intr_pending;
+    m->intr_ack = m_apic_intr_ack;
+    m->intr_opaque = d->apic;
+    m->apic_base_get = m_apic_base_get;
+    m->apic_base_set = m_apic_base_set;
+    m->apic_tpr_get = m_apic_tpr_get;
+    m->apic_tpr_set = m_apic_tpr_set;
+    m->apic_opaque = d->apic;
+    return 0;
 }
 
 static void update_a20(Machine *m)
@@ -233,6 +364,39 @@ static void pc_cmos_init(Machine *m, RtcState *rtc)
     rtc_cmos_set(rtc, CMOS_BOOTFLAG1, CMOS_BOOT_FLOPPY << 4);
 }
 
+/* The coprocessor error of a PC: FERR# raises IRQ 13; a write to port 0xF0 clears the
+ * interrupt and, while FERR# stays asserted, asserts IGNNE# so the FPU goes on (PIIX: "FERR#
+ * and IGNNE#"). IGNNE# goes with FERR#. */
+static void on_ferr(void *opaque, int level)
+{
+    Machine *m = opaque;
+    PcDevices *d = m->devices;
+    if (level && !d->ferr)
+        irq_set(&d->fpu_irq, 1);
+    if (!level) {
+        if (d->ferr)
+            irq_set(&d->fpu_irq, 0);
+        m->ignne = false;
+    }
+    d->ferr = level;
+}
+
+static uint32_t port_f0_read(void *dev, uint16_t offset, unsigned size)
+{
+    return 0xffffffffu;
+}
+
+static void port_f0_write(void *dev, uint16_t offset, uint32_t val, unsigned size)
+{
+    Machine *m = dev;
+    PcDevices *d = m->devices;
+    irq_set(&d->fpu_irq, 0);
+    if (d->ferr)
+        m->ignne = true;
+}
+
+static const IoOps port_f0_ops = {port_f0_read, port_f0_write};
+
 static int pc_legacy_init(Machine *m, PcDevices *d, char *err, size_t errlen)
 {
     d->pic = i8259_init(m->io, irq_line(on_pic_intr, m, 0));
@@ -244,11 +408,20 @@ static int pc_legacy_init(Machine *m, PcDevices *d, char *err, size_t errlen)
     m->intr_pending = pic_intr_pending;
     m->intr_ack = pic_intr_ack;
     m->intr_opaque = d->pic;
+    if (!m->cfg.no_apic && pc_apic_init(m, d, err, errlen) < 0)
+        return -1;
     IrqLine isa[PIIX_NUM_ISA_IRQS];
     for (int i = 0; i < PIIX_NUM_ISA_IRQS; i++)
-        isa[i] = irq_line(i8259_set_irq, d->pic, i);
+        isa[i] = irq_line(on_isa_irq, m, i);
     if (d->piix3)
         piix3_set_isa_irqs(d->piix3, isa);
+    d->fpu_irq = isa[13];
+    if (io_register(m->io, 0xf0, 1, &port_f0_ops, m) < 0) {
+        snprintf(err, errlen, "cannot register the coprocessor error port 0xf0");
+        return -1;
+    }
+    m->ferr = on_ferr;
+    m->ferr_opaque = m;
 
     d->pit = i8254_init(m->io, I8254_BASE, m->clock, isa[0]);
     if (!d->pit || i8254_init_port61(d->pit, m->io, I8254_PORT61) < 0) {
@@ -277,6 +450,124 @@ static int pc_legacy_init(Machine *m, PcDevices *d, char *err, size_t errlen)
     d->a20_port92 = port92_a20(d->port92);
     update_a20(m);
     return 0;
+}
+
+/* --- storage: the PIIX3's IDE controller, its drives, and what the BIOS learns of them --- */
+
+#define CMOS_DISK_TYPES 0x12      /* hd0 type (high nibble), hd1 (low); 0xf: see 0x19/0x1a */
+#define CMOS_HD0_EXT_TYPE 0x19
+#define CMOS_HD1_EXT_TYPE 0x1a
+#define CMOS_HD0_PARAMS 0x1b      /* 9 bytes: cylinders, heads, write precomp, control, */
+#define CMOS_HD1_PARAMS 0x24      /* landing zone, sectors per track */
+#define CMOS_DISK_TRANSLATION 0x39 /* 2 bits per IDE position: 0 none, 1 LBA */
+#define CMOS_HD_USER_TYPE 47
+#define CMOS_BOOT_NET 4
+#define CMOS_BOOT_NO_FDSIG 0x01 /* CMOS_BOOTFLAG1 bit 0: skip the floppy boot signature check */
+
+/* A disk's type-47 entry, as QEMU's cmos_init_hd. */
+static void cmos_init_hd(RtcState *rtc, uint8_t type_ofs, uint8_t info_ofs, unsigned cyls,
+                         unsigned heads, unsigned secs)
+{
+    rtc_cmos_set(rtc, type_ofs, CMOS_HD_USER_TYPE);
+    cmos_set16(rtc, info_ofs, cyls);
+    rtc_cmos_set(rtc, info_ofs + 2, (uint8_t)heads);
+    rtc_cmos_set(rtc, info_ofs + 3, 0xff); /* write precompensation: none */
+    rtc_cmos_set(rtc, info_ofs + 4, 0xff);
+    rtc_cmos_set(rtc, info_ofs + 5, (uint8_t)(0xc0 | (heads > 8 ? 0x08 : 0)));
+    cmos_set16(rtc, info_ofs + 6, cyls); /* landing zone */
+    rtc_cmos_set(rtc, info_ofs + 8, (uint8_t)secs);
+}
+
+static void pc_cmos_disks(PcDevices *d)
+{
+    unsigned cyls, heads, secs;
+    uint8_t types = 0, trans = 0;
+    if (ide_geometry(d->ide, 0, 0, &cyls, &heads, &secs)) {
+        cmos_init_hd(d->rtc, CMOS_HD0_EXT_TYPE, CMOS_HD0_PARAMS, cyls, heads, secs);
+        types |= 0xf0;
+    }
+    if (ide_geometry(d->ide, 0, 1, &cyls, &heads, &secs)) {
+        cmos_init_hd(d->rtc, CMOS_HD1_EXT_TYPE, CMOS_HD1_PARAMS, cyls, heads, secs);
+        types |= 0x0f;
+    }
+    rtc_cmos_set(d->rtc, CMOS_DISK_TYPES, types);
+    /* the BIOS translation QEMU picks by itself: none while the geometry fits INT 13h's, else
+     * LBA (SeaBIOS reads it from here on QEMU's board) */
+    for (unsigned i = 0; i < MACHINE_IDE_DRIVES; i++)
+        if (ide_geometry(d->ide, i / 2, i % 2, &cyls, &heads, &secs) && cyls > 1024)
+            trans |= (uint8_t)(1 << (2 * i));
+    rtc_cmos_set(d->rtc, CMOS_DISK_TRANSLATION, trans);
+}
+
+/* QEMU's -boot order for its PC: up to three of a/b (floppy), c (disk), d (CD-ROM), n
+ * (network) into the CMOS boot flags SeaBIOS reads on QEMU's board. */
+static int pc_boot_order(Machine *m, PcDevices *d, char *err, size_t errlen)
+{
+    const char *order = m->cfg.boot_order;
+    if (m->cfg.boot_menu && fw_cfg_add_i16(d->fw_cfg, FW_CFG_BOOT_MENU, 1)) {
+        snprintf(err, errlen, "fw_cfg: cannot set the boot menu item");
+        return -1;
+    }
+    if (!order)
+        return 0;
+    uint8_t dev[3] = {0, 0, 0};
+    size_t n = strlen(order);
+    if (!n) {
+        snprintf(err, errlen, "-boot order=: no boot device given (letters a, b, c, d, n)");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = order[i];
+        if (!strchr("abcdn", c)) {
+            snprintf(err, errlen,
+                     "-boot order=%s: invalid boot device '%c' (a/b floppy, c disk, d CD-ROM, n "
+                     "network)",
+                     order, c);
+            return -1;
+        }
+        if (strchr(order + i + 1, c)) {
+            snprintf(err, errlen, "-boot order=%s: boot device '%c' given twice", order, c);
+            return -1;
+        }
+        if (i < 3)
+            dev[i] = c == 'c'   ? CMOS_BOOT_DISK
+                     : c == 'd' ? CMOS_BOOT_CDROM
+                     : c == 'n' ? CMOS_BOOT_NET
+                                : CMOS_BOOT_FLOPPY;
+    }
+    rtc_cmos_set(d->rtc, CMOS_BOOTFLAG2, (uint8_t)(dev[1] << 4 | dev[0]));
+    rtc_cmos_set(d->rtc, CMOS_BOOTFLAG1, (uint8_t)(dev[2] << 4));
+    return 0;
+}
+
+static int pc_storage_init(Machine *m, PcDevices *d, char *err, size_t errlen)
+{
+    const IrqLine irqs[IDE_CHANNELS] = {irq_line(on_isa_irq, m, IDE_PRIMARY_IRQ),
+                                        irq_line(on_isa_irq, m, IDE_SECONDARY_IRQ)};
+    d->ide = ide_new(m->io, m->as, d->piix3, irqs, err, errlen);
+    if (!d->ide)
+        return -1;
+    for (unsigned i = 0; i < MACHINE_IDE_DRIVES; i++) {
+        const DriveConfig *dc = &m->cfg.ide[i];
+        if (!dc->present)
+            continue;
+        BlockDev *blk = NULL;
+        if (dc->file) {
+            unsigned flags = (dc->cdrom ? BLK_CDROM : 0) | (dc->readonly ? BLK_READONLY : 0) |
+                             (dc->snapshot ? BLK_SNAPSHOT : 0);
+            blk = blk_open(dc->file, flags, err, errlen);
+            if (!blk)
+                return -1;
+        } else if (!dc->cdrom) {
+            snprintf(err, errlen, "IDE drive %u: a disk needs an image (file=)", i);
+            return -1;
+        }
+        if (ide_attach(d->ide, i / 2, i % 2, dc->cdrom ? IDE_MEDIA_CDROM : IDE_MEDIA_DISK, blk,
+                       err, errlen) < 0)
+            return -1;
+    }
+    pc_cmos_disks(d);
+    return pc_boot_order(m, d, err, errlen);
 }
 
 Machine *pc_new(const MachineConfig *cfg, char *err, size_t errlen)
@@ -338,12 +629,14 @@ Machine *pc_new(const MachineConfig *cfg, char *err, size_t errlen)
         goto fail;
     if (pc_legacy_init(m, d, err, errlen) < 0)
         goto fail;
+    if (pc_storage_init(m, d, err, errlen) < 0)
+        goto fail;
 
     d->com1_chr = chr_open(d->serial_spec, err, errlen);
     if (!d->com1_chr)
         goto fail;
     d->com1 =
-        serial_init(m->io, PC_COM1_BASE, irq_line(i8259_set_irq, d->pic, PC_COM1_IRQ), d->com1_chr);
+        serial_init(m->io, PC_COM1_BASE, irq_line(on_isa_irq, m, PC_COM1_IRQ), d->com1_chr);
     if (!d->com1) {
         snprintf(err, errlen, "cannot register COM1 at 0x%x", PC_COM1_BASE);
         goto fail;
@@ -385,6 +678,10 @@ void pc_reset(Machine *m)
     PcDevices *d = m->devices;
     if (d->pic)
         i8259_reset(d->pic);
+    if (d->ioapic)
+        ioapic_reset(d->ioapic);
+    if (d->apic)
+        apic_reset(d->apic);
     if (d->pit)
         i8254_reset(d->pit);
     if (d->kbc)
@@ -397,6 +694,8 @@ void pc_reset(Machine *m)
         vga_reset(d->vga);
     if (d->piix3)
         piix3_reset(d->piix3);
+    if (d->ide)
+        ide_reset(d->ide);
     if (d->i440fx)
         i440fx_reset(d->i440fx); /* PAM back to ROM: tells the engine through mem_changed */
     d->a20_kbc = true;
@@ -424,9 +723,189 @@ Piix3 *pc_piix3(Machine *m)
     return ((PcDevices *)m->devices)->piix3;
 }
 
+struct IdeController *pc_ide(Machine *m)
+{
+    return ((PcDevices *)m->devices)->ide;
+}
+
 VgaState *pc_vga(Machine *m)
 {
     return ((PcDevices *)m->devices)->vga;
+}
+
+I8042State *pc_i8042(Machine *m)
+{
+    return ((PcDevices *)m->devices)->kbc;
+}
+
+/* --- the MP table (Intel MultiProcessor Specification 1.4, chapter 4) --- */
+
+#define MP_FLOATING_SIG "_MP_"
+#define MP_CONFIG_SIG "PCMP"
+#define MP_SPEC_REV 4 /* 1.4 */
+#define MP_FLOATING_LEN 16
+#define MP_CONFIG_HEADER_LEN 44
+#define MP_ENTRY_PROCESSOR 0 /* 20 bytes; the others 8 */
+#define MP_ENTRY_BUS 1
+#define MP_ENTRY_IOAPIC 2
+#define MP_ENTRY_IO_INT 3
+#define MP_ENTRY_LOCAL_INT 4
+#define MP_CPU_ENABLED 0x01
+#define MP_CPU_BSP 0x02
+#define MP_IOAPIC_ENABLED 0x01
+#define MP_INT 0 /* interrupt types */
+#define MP_NMI 1
+#define MP_EXTINT 3
+#define MP_IRQ_CONFORMS 0 /* polarity and trigger as the source bus has them */
+#define MP_BUS_PCI 0
+#define MP_BUS_ISA 1
+#define MP_ALL_APICS 0xff
+
+typedef struct MpWriter {
+    uint8_t buf[PC_MPTABLE_SIZE];
+    size_t len;
+    unsigned entries;
+} MpWriter;
+
+static void mp_put(MpWriter *w, const void *p, size_t n)
+{
+    memcpy(w->buf + w->len, p, n);
+    w->len += n;
+}
+
+static void mp_u8(MpWriter *w, uint8_t v)
+{
+    mp_put(w, &v, 1);
+}
+
+static void mp_u16(MpWriter *w, uint16_t v)
+{
+    uint8_t b[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+    mp_put(w, b, 2);
+}
+
+static void mp_u32(MpWriter *w, uint32_t v)
+{
+    mp_u16(w, (uint16_t)v);
+    mp_u16(w, (uint16_t)(v >> 16));
+}
+
+static void mp_set_u16(MpWriter *w, size_t at, uint16_t v)
+{
+    w->buf[at] = (uint8_t)v;
+    w->buf[at + 1] = (uint8_t)(v >> 8);
+}
+
+/* The byte that makes [at, at+n) sum to zero goes at at+pos. */
+static void mp_checksum(MpWriter *w, size_t at, size_t n, size_t pos)
+{
+    uint8_t sum = 0;
+    w->buf[at + pos] = 0;
+    for (size_t i = 0; i < n; i++)
+        sum = (uint8_t)(sum + w->buf[at + i]);
+    w->buf[at + pos] = (uint8_t)-sum;
+}
+
+static void mp_bus(MpWriter *w, uint8_t id, const char type[7])
+{
+    mp_u8(w, MP_ENTRY_BUS);
+    mp_u8(w, id);
+    mp_put(w, type, 6);
+    w->entries++;
+}
+
+static void mp_int(MpWriter *w, uint8_t kind, uint8_t type, uint8_t bus, uint8_t irq,
+                   uint8_t dest_id, uint8_t dest_pin)
+{
+    mp_u8(w, kind);
+    mp_u8(w, type);
+    mp_u16(w, MP_IRQ_CONFORMS);
+    mp_u8(w, bus);
+    mp_u8(w, irq);
+    mp_u8(w, dest_id);
+    mp_u8(w, dest_pin);
+    w->entries++;
+}
+
+int pc_write_mp_table(Machine *m, char *err, size_t errlen)
+{
+    PcDevices *d = m->devices;
+    if (!d->apic)
+        return 0;
+    MpWriter *w = g_new0(MpWriter, 1);
+    const uint32_t table = PC_MPTABLE_BASE + MP_FLOATING_LEN;
+
+    /* the floating pointer structure, then the configuration table right after it */
+    mp_put(w, MP_FLOATING_SIG, 4);
+    mp_u32(w, table);
+    mp_u8(w, 1); /* length in 16-byte units */
+    mp_u8(w, MP_SPEC_REV);
+    mp_u8(w, 0); /* checksum */
+    mp_u8(w, 0); /* feature 1: a configuration table is present, no default configuration */
+    mp_u8(w, 0); /* feature 2: IMCRP clear, virtual wire mode (LINT0 ExtINT) */
+    mp_u8(w, 0);
+    mp_u8(w, 0);
+    mp_u8(w, 0);
+    mp_checksum(w, 0, MP_FLOATING_LEN, 10);
+
+    size_t hdr = w->len;
+    mp_put(w, MP_CONFIG_SIG, 4);
+    mp_u16(w, 0); /* base table length, below */
+    mp_u8(w, MP_SPEC_REV);
+    mp_u8(w, 0); /* checksum */
+    mp_put(w, "DUALVM  ", 8);
+    mp_put(w, "PC          ", 12);
+    mp_u32(w, 0); /* no OEM table */
+    mp_u16(w, 0);
+    mp_u16(w, 0); /* entry count, below */
+    mp_u32(w, (uint32_t)APIC_DEFAULT_BASE);
+    mp_u16(w, 0); /* no extended table */
+    mp_u8(w, 0);
+    mp_u8(w, 0);
+
+    uint32_t id[4];
+    CpuModel model = cpu_model_make(true);
+    cpu_cpuid_model(&model, 1, 0, id);
+    mp_u8(w, MP_ENTRY_PROCESSOR);
+    mp_u8(w, PC_APIC_ID);
+    mp_u8(w, (uint8_t)APIC_VERSION_VALUE);
+    mp_u8(w, MP_CPU_ENABLED | MP_CPU_BSP);
+    mp_u32(w, id[0]); /* signature: family, model, stepping */
+    mp_u32(w, id[3]); /* CPUID.1:EDX */
+    mp_u32(w, 0);
+    mp_u32(w, 0);
+    w->entries++;
+
+    mp_bus(w, MP_BUS_PCI, "PCI   ");
+    mp_bus(w, MP_BUS_ISA, "ISA   ");
+
+    mp_u8(w, MP_ENTRY_IOAPIC);
+    mp_u8(w, PC_IOAPIC_ID);
+    mp_u8(w, (uint8_t)IOAPIC_VERSION_VALUE);
+    mp_u8(w, MP_IOAPIC_ENABLED);
+    mp_u32(w, (uint32_t)IOAPIC_DEFAULT_BASE);
+    w->entries++;
+
+    /* the 8259 on pin 0, the ISA IRQs on their pins, IRQ 0 overridden to pin 2 */
+    mp_int(w, MP_ENTRY_IO_INT, MP_EXTINT, MP_BUS_ISA, 0, PC_IOAPIC_ID, PC_IOAPIC_PIN_EXTINT);
+    for (uint8_t irq = 0; irq < PIIX_NUM_ISA_IRQS; irq++)
+        if (irq != I8259_CASCADE_IRQ)
+            mp_int(w, MP_ENTRY_IO_INT, MP_INT, MP_BUS_ISA, irq, PC_IOAPIC_ID,
+                   irq == 0 ? PC_IOAPIC_PIN_IRQ0 : irq);
+    /* virtual wire: the 8259 on LINT0, NMI on LINT1 */
+    mp_int(w, MP_ENTRY_LOCAL_INT, MP_EXTINT, MP_BUS_ISA, 0, MP_ALL_APICS, 0);
+    mp_int(w, MP_ENTRY_LOCAL_INT, MP_NMI, MP_BUS_ISA, 0, MP_ALL_APICS, 1);
+
+    mp_set_u16(w, hdr + 4, (uint16_t)(w->len - hdr));
+    mp_set_u16(w, hdr + 34, (uint16_t)w->entries);
+    mp_checksum(w, hdr, w->len - hdr, 7);
+
+    int rc = as_load(m->as, PC_MPTABLE_BASE, w->buf, w->len);
+    if (rc)
+        snprintf(err, errlen, "cannot write the MP table at 0x%llx: no RAM there",
+                 (unsigned long long)PC_MPTABLE_BASE);
+    g_free(w);
+    return rc ? -1 : 0;
 }
 
 void pc_free(Machine *m)
@@ -441,10 +920,13 @@ void pc_free(Machine *m)
         i8042_free(d->kbc);
         rtc_free(d->rtc);
         i8254_free(d->pit);
+        ioapic_free(d->ioapic);
+        apic_free(d->apic);
         i8259_free(d->pic);
         debugcon_free(d->debugcon);
         chr_close(d->debugcon_chr);
         fw_cfg_free(d->fw_cfg);
+        ide_free(d->ide); /* before the PIIX3: it unhooks itself */
         piix3_free(d->piix3);
         i440fx_free(d->i440fx);
         vga_free(d->vga); /* before the bus: it unhooks its BARs */

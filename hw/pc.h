@@ -10,8 +10,10 @@
  * programs PAM0-6; each change goes to the engine through machine_mem_changed().
  * Chipset (as QEMU's "pc" machine): PCI configuration mechanism #1 at 0xcf8/0xcfc, the i440FX
  * host bridge at 00:00.0, the PIIX3 at 00:01.0 (ISA bridge, PIRQ routing, reset control at
- * 0xcf9) and 00:01.1 (IDE, configuration space only). QEMU's fw_cfg at 0x510/0x511 with DMA at
- * 0x514, carrying the signature, RAM size, CPU counts, "etc/e820", "bootorder" and
+ * 0xcf9) and 00:01.1 (IDE: hw/ide.h, legacy channels on IRQ 14/15 with bus-master DMA, the
+ * drives of cfg->ide; CMOS 0x12/0x19-0x2c/0x39 describe the disks as QEMU's board does, and
+ * cfg->boot_order goes to the CMOS boot flags SeaBIOS reads). QEMU's fw_cfg at 0x510/0x511
+ * with DMA at 0x514, carrying the signature, RAM size, CPU counts, "etc/e820", "bootorder" and
  * "etc/boot-fail-wait"; QEMU's debugcon at 0x402 and 0xe9 when cfg->debugcon names a backend.
  * VGA (hw/vga.h): ports 0x3b0-0x3df and 0x1ce-0x1d0, the 0xA0000-0xBFFFF window, and PCI
  * 00:02.0 as QEMU's stdvga (1234:1111; BAR0 the 16 MiB linear framebuffer, unmapped until the
@@ -26,6 +28,7 @@
 
 #include "hw/fw_cfg.h"
 #include "hw/i440fx.h"
+#include "hw/i8042.h"
 #include "hw/machine.h"
 #include "hw/pci.h"
 #include "hw/piix.h"
@@ -50,10 +53,32 @@
 #define PC_OPTION_ROM_SIZE 0x20000ull
 #define PC_PIIX3_SLOT 1
 #define PC_VGA_SLOT 2 /* 00:02.0, as QEMU */
+/* The APICs (unless cfg->no_apic): the CPU's local APIC, ID 0, at 0xFEE00000 (hw/apic.h);
+ * the IOAPIC, ID 1, at 0xFEC00000 (hw/ioapic.h). Every ISA IRQ line goes to the 8259 and to
+ * the IOAPIC pin of the same number, but IRQ 0 (the PIT) to pin 2 and IRQ 2 (cascade) to
+ * none; the 8259's INTR goes to LINT0 and to pin 0. Machine.intr_pending/intr_ack then ask
+ * the local APIC, which passes the 8259 on while it is disabled (its reset state) or in
+ * virtual wire mode. */
+#define PC_APIC_ID 0
+#define PC_IOAPIC_ID 1
+#define PC_IOAPIC_PIN_EXTINT 0
+#define PC_IOAPIC_PIN_IRQ0 2
+/* pc_write_mp_table's place: the last KiB of base memory, the EBDA the multiboot loader's
+ * memory map reserves (0xF0000-0xFFFFF is the BIOS ROM / PAM area here) */
+#define PC_MPTABLE_BASE 0x9fc00ull
+#define PC_MPTABLE_SIZE 0x400
 
 /* NULL on error with the reason in err (bad RAM size, no memory, serial backend). cfg->serial
  * NULL means "none". ram_size is rounded up to 4 KiB; m->ram_size holds the result. */
 Machine *pc_new(const MachineConfig *cfg, char *err, size_t errlen);
+
+/* For a kernel booted without firmware (multiboot, Linux, raw): the Intel MP 1.4 tables a
+ * BIOS would leave, at PC_MPTABLE_BASE: floating pointer, then the configuration table with
+ * the processor (APIC ID 0, BSP), buses PCI 0 and ISA 1, the IOAPIC (ID 1), an interrupt
+ * entry per ISA IRQ (IRQ 0 on pin 2, the 8259 as ExtINT on pin 0) and LINT0 ExtINT / LINT1
+ * NMI. Nothing to do (returns 0) without an APIC; with firmware do not call it (SeaBIOS makes
+ * its own). -1 with the reason in err if that memory is not RAM. */
+int pc_write_mp_table(Machine *m, char *err, size_t errlen);
 
 /* Called by the run loop between guest slices: pulls serial input, and turns the user's
  * Ctrl-A x into machine_request_stop(STOP_SIGNAL, 0). */
@@ -73,5 +98,10 @@ I440fx *pc_i440fx(Machine *m);
 Piix3 *pc_piix3(Machine *m);
 /* The display (hw/vga.h): what ui/ draws and screenshots. */
 VgaState *pc_vga(Machine *m);
+/* The IDE controller (hw/ide.h). */
+struct IdeController *pc_ide(Machine *m);
+/* The keyboard controller (hw/i8042.h): where ui/ sends keys and mouse motion, from the
+ * thread that runs the devices. */
+I8042State *pc_i8042(Machine *m);
 
 #endif

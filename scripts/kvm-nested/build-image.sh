@@ -62,8 +62,8 @@ mkdir -p "$cache/debs" "$cache/x" "$cache/root"
 # reach it: harmless.
 (cd "$cache/debs" && apt-get download -q "$kpkg=$kver" "busybox-static=$bver" 2>&1 |
     grep -v -e '^W: Download is performed unsandboxed' -e '^Get:' -e '^Fetched' >&2) || true
-kdeb=$(ls "$cache"/debs/linux-image-*.deb 2>/dev/null | head -1)
-bdeb=$(ls "$cache"/debs/busybox-static_*.deb 2>/dev/null | head -1)
+kdeb=$(find "$cache/debs" -name 'linux-image-*.deb' | head -1)
+bdeb=$(find "$cache/debs" -name 'busybox-static_*.deb' | head -1)
 [[ -f "$kdeb" ]] || die "apt-get download $kpkg failed"
 [[ -f "$bdeb" ]] || die "apt-get download busybox-static failed"
 
@@ -96,7 +96,7 @@ mkdir -p "$cache/root/proc" "$cache/root/sys" "$cache/root/dev" "$cache/root/tmp
 
 (cd "$cache/root" && find . -mindepth 1 | LC_ALL=C sort |
     "$cache/busybox.new" cpio -o -H newc -R 0:0 >"$cache/base.cpio.new" 2>/dev/null)
-cp "$(ls "$cache"/x/boot/vmlinuz-* | head -1)" "$cache/vmlinuz.new"
+cp "$(find "$cache/x/boot" -name 'vmlinuz-*' | head -1)" "$cache/vmlinuz.new"
 mv "$cache/vmlinuz.new" "$cache/vmlinuz"
 mv "$cache/base.cpio.new" "$cache/base.cpio"
 mv "$cache/busybox.new" "$cache/busybox"

@@ -6,10 +6,11 @@
 #       status.
 #   run.sh [OPTIONS] --batch MANIFEST --results DIR
 #       Runs every test of MANIFEST in one boot (a boot costs ~8-10 s of the total). A line of
-#       MANIFEST is `NAME DUALVM ARGS...` (split on blanks, no quoting; # starts a comment).
-#       DIR gets NAME.out, NAME.err, NAME.status and NAME.time per test, kvm ("ok" or why
-#       not) and console.log. Exits 0 when the VM ran them all with a working /dev/kvm,
-#       whatever their statuses.
+#       MANIFEST is `NAME[:SECONDS] DUALVM ARGS...` (split on blanks, no quoting; # starts a
+#       comment); SECONDS overrides --test-timeout for that test. DIR gets NAME.out, NAME.err,
+#       NAME.status and NAME.time per test (and NAME.timedout if it ran out of time: it got
+#       SIGTERM, then SIGKILL 5 s later), kvm ("ok" or why not) and console.log. Exits 0 when
+#       the VM ran them all with a working /dev/kvm, whatever their statuses.
 #
 # Options: --cache DIR (kernel, initramfs; default $KVM_NESTED_CACHE or
 # ${TMPDIR:-/tmp}/dualvm-kvm-nested), --test-timeout SECONDS (each test, default 120),
@@ -25,6 +26,9 @@
 # argument that names an existing file (also inside NAME=VALUE,... lists, as in
 # -device loader,file=F) are copied into the VM's initramfs at the same absolute paths, and
 # the command runs in the same working directory, so the arguments need no rewriting.
+#
+# $KVM_NESTED_CPU replaces the VM's -cpu (default EPYC,+svm,+npt; without svm there is no
+# /dev/kvm inside, which is how the harness's own failure path is checked).
 #
 # Exit status 77: qemu-system-x86_64 is not installed (ctest's SKIP_RETURN_CODE). 125: the
 # harness itself failed (image build, boot, no /dev/kvm inside): a failure, never a skip.
@@ -80,6 +84,7 @@ fi
 if [[ -n "$results" ]]; then
     mkdir -p "$results"
     rm -f "$results"/*.out "$results"/*.err "$results"/*.status "$results"/*.time \
+        "$results"/*.timedout \
         "$results/kvm" "$results/console.log" "$results/qemu.log"
 fi
 
@@ -138,13 +143,20 @@ jobs="$stage/job/tests.sh"
     echo "mkdir -p $(quote "$PWD") && cd $(quote "$PWD")"
 } >"$jobs"
 names=()
+vm_need=60
 add_job() {
-    local name=$1
+    local name=$1 limit=$test_timeout
     shift
+    if [[ "$name" == *:* ]]; then
+        limit=${name#*:}
+        name=${name%%:*}
+        [[ "$limit" =~ ^[0-9]+$ ]] || die "test '$name': bad time limit '$limit'"
+    fi
     [[ "$name" =~ ^[A-Za-z0-9._-]+$ ]] || die "test name '$name': use letters, digits, . _ -"
     add_program "$1"
     add_arg_files "${@:2}"
-    local line="run_test $name $test_timeout" a
+    vm_need=$((vm_need + limit + 5))
+    local line="run_test $name $limit" a
     for a in "$@"; do
         line+=" $(quote "$(if [[ $a == "$1" ]]; then realpath -s -- "$a"; else echo "$a"; fi)")"
     done
@@ -170,11 +182,10 @@ fi
 cat "$cache/base.cpio" "$work/payload.cpio" >"$work/initrd.cpio"
 
 # the VM's limit: boot plus every test at its limit, at most --vm-timeout
-need=$((60 + ${#names[@]} * (test_timeout + 5)))
-((need < vm_timeout)) && vm_timeout=$need
+((vm_need < vm_timeout)) && vm_timeout=$vm_need
 : >"$work/results.tar"
 set +e
-timeout --kill-after=5 "$vm_timeout" "$qemu" -accel tcg -cpu EPYC,+svm,+npt -smp 1 \
+timeout --kill-after=5 "$vm_timeout" "$qemu" -accel tcg -cpu "${KVM_NESTED_CPU:-EPYC,+svm,+npt}" -smp 1 \
     -m "$memory" -nodefaults -display none -no-reboot -monitor none \
     -kernel "$cache/vmlinuz" -initrd "$work/initrd.cpio" \
     -append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init" \
@@ -215,7 +226,7 @@ done
 
 if [[ -n "$batch" ]]; then
     for n in "${names[@]}"; do
-        echo "kvm-nested: $n: status $(cat "$work/results/$n.status") in $(cat "$work/results/$n.time")s (TCG-nested time, not KVM's speed)"
+        echo "kvm-nested: $n: status $(cat "$work/results/$n.status") in $(cat "$work/results/$n.time")s$([[ -f "$work/results/$n.timedout" ]] && echo ", stopped at its time limit") (TCG-nested time, not KVM's speed)"
     done
     exit 0
 fi

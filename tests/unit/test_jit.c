@@ -10,6 +10,7 @@
 #include <criterion/criterion.h>
 #include <glib.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -36,6 +37,9 @@ typedef struct Vm {
 
 static Vm vm_new(int backend)
 {
+    /* the back end checks its register bookkeeping after every op; a slip shows up as a
+     * block left to the interpreter (jit_fallbacks), which the tests do not expect */
+    g_setenv("DUALVM_JIT_CHECK", "1", FALSE);
     MachineConfig cfg = {.ram_size = 16 << 20, .serial = "none"};
     char err[256];
     Vm v;
@@ -319,7 +323,6 @@ Test(jit, chained_loop_agrees)
     cr_assert_gt(s->jit_blocks, 8);
     cr_assert_eq(s->jit_fallbacks, 0);
     cr_assert_gt(s->jit_links, 4, "constant exits were not linked");
-    cr_assert_gt(s->jit_lookups, 1000, "returns did not look their block up in compiled code");
     /* 3000 iterations of 5+ blocks: almost all of them ran without coming back to dbt_exec */
     cr_assert_lt(s->blocks_run, 200, "dbt_exec ran %llu blocks itself",
                  (unsigned long long)s->blocks_run);
@@ -500,7 +503,11 @@ Test(jit, random_sequences_agree, .timeout = 300)
     Vm a = vm_new(DBT_BACKEND_INTERP), b = vm_new(DBT_BACKEND_JIT);
     Vm *vms[2] = {&a, &b};
     static uint8_t data[DATA_LEN];
-    for (int iter = 0; iter < 5000; iter++) {
+    /* by hand: DUALVM_JIT_TEST_ITERS=n runs n sequences, DUALVM_JIT_TEST_DUMP=k dumps the code
+     * compiled for sequence k (dbt/jit_x86_64.c's DUALVM_JIT_DUMP) */
+    const char *it = getenv("DUALVM_JIT_TEST_ITERS"), *dk = getenv("DUALVM_JIT_TEST_DUMP");
+    int iters = it ? atoi(it) : 5000, dump_at = dk ? atoi(dk) : -1;
+    for (int iter = 0; iter < iters; iter++) {
         Code c = {.n = 0};
         int len = 4 + rnd() % 40;
         for (int i = 0; i < len && c.n < sizeof(c.b) - 32; i++)
@@ -511,6 +518,8 @@ Test(jit, random_sequences_agree, .timeout = 300)
             regs[i] = val32();
         for (size_t i = 0; i < 256; i++)
             data[i] = (uint8_t)rnd();
+        if (iter == dump_at)
+            g_setenv("DUALVM_JIT_DUMP", "1", TRUE);
         for (int k = 0; k < 2; k++) {
             Vm *v = vms[k];
             put(v, CODE_GPA, c.b, c.n);
@@ -524,6 +533,8 @@ Test(jit, random_sequences_agree, .timeout = 300)
             cr_assert_eq(rc, DBT_RUN_HLT, "sequence %d: %s stopped with %d: %s", iter,
                          k ? "jit" : "interp", rc, v->env->error);
         }
+        if (iter == dump_at)
+            g_unsetenv("DUALVM_JIT_DUMP");
         char what[64];
         snprintf(what, sizeof(what), "sequence %d (%zu bytes)", iter, c.n);
         if (a.env->s.rip != b.env->s.rip || a.env->st.insns != b.env->st.insns ||
@@ -537,6 +548,7 @@ Test(jit, random_sequences_agree, .timeout = 300)
         compare(&a, &b, what);
     }
     cr_assert_gt(b.env->st.jit_blocks, 3000);
+    cr_assert_eq(b.env->st.jit_fallbacks, 0, "blocks failed to compile");
     cr_log_info("%llu blocks compiled, %llu interpreted, %llu links",
                 (unsigned long long)b.env->st.jit_blocks,
                 (unsigned long long)b.env->st.jit_fallbacks,
