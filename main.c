@@ -506,9 +506,11 @@ int main(int argc, char **argv)
     the_opts = &o;
     atexit(free_at_exit);
     GOptionEntry entries[] = {
-        {"kernel", 0, 0, G_OPTION_ARG_FILENAME, &o.kernel, "Multiboot kernel (ELF) to boot", "FILE"},
+        {"kernel", 0, 0, G_OPTION_ARG_FILENAME, &o.kernel,
+         "Kernel to boot: Linux bzImage or multiboot (ELF)", "FILE"},
         {"append", 0, 0, G_OPTION_ARG_STRING, &o.append, "Kernel command line", "STRING"},
-        {"initrd", 0, 0, G_OPTION_ARG_FILENAME, &o.initrd, "Initial ramdisk (not yet)", "FILE"},
+        {"initrd", 0, 0, G_OPTION_ARG_FILENAME, &o.initrd,
+         "Initial ramdisk of a Linux -kernel (initramfs cpio, compressed or not)", "FILE"},
         {"bios", 0, 0, G_OPTION_ARG_FILENAME, &o.bios,
          "Firmware image (default with no -kernel: " DEFAULT_BIOS ")", "FILE"},
         {"debugcon", 0, 0, G_OPTION_ARG_STRING, &o.debugcon,
@@ -631,9 +633,11 @@ int main(int argc, char **argv)
         }
         shot_every_ns = (int64_t)(sec * 1e9);
     }
-    if (o.initrd) {
-        fprintf(stderr, "dualvm: -initrd: not implemented yet (the Linux loader and multiboot "
-                        "modules are to come)\n");
+    /* -kernel: a Linux bzImage (setup header magic "HdrS" at 0x202) or a multiboot kernel */
+    bool linux_kernel = o.kernel && linux_is_bzimage(o.kernel);
+    if (o.initrd && !linux_kernel) {
+        fprintf(stderr, "dualvm: -initrd needs a Linux bzImage as -kernel (multiboot modules are "
+                        "not implemented)\n");
         return EXIT_USAGE;
     }
     if (o.debugcon)
@@ -710,8 +714,18 @@ int main(int argc, char **argv)
         if (!rc && !load_vga_rom(m, o.bios ? NULL : DEFAULT_VGABIOS, err, sizeof(err)))
             rc = -1;
     }
-    if (!rc && o.kernel)
+    if (!rc && linux_kernel) {
+        /* what firmware would have told the kernel: the memory map and the ACPI tables */
+        E820Entry e820[PC_E820_MAX];
+        LinuxBoot lb = {.kernel = o.kernel, .initrd = o.initrd, .cmdline = o.append,
+                        .e820 = e820, .e820_count = pc_e820(m, e820, PC_E820_MAX),
+                        .long_mode = ops == &accel_kvm_ops};
+        rc = pc_write_acpi_tables(m, &lb.acpi_rsdp, err, sizeof(err));
+        if (!rc)
+            rc = load_linux(m->as, m->ram_size, &cpu, &lb, NULL, err, sizeof(err));
+    } else if (!rc && o.kernel) {
         rc = load_multiboot(m->as, m->ram_size, &cpu, o.kernel, o.append, err, sizeof(err));
+    }
     if (!rc && flat.file)
         rc = load_flat(m->as, m->ram_size, &cpu, flat.file, flat.addr,
                        flat.set_pc ? flat.addr : (o.kernel ? cpu.rip : LOADER_ENTRY_DEFAULT),
@@ -744,13 +758,13 @@ int main(int argc, char **argv)
         else if (!sdl_init(err, sizeof(err)))
             use_sdl = true;
         else if (display == DISPLAY_SDL) {
-            fprintf(stderr, "dualvm: -display sdl: %s\n", err);
+            fprintf(stderr, "dualvm: -display sdl: cannot open a window (%s)\n", err);
             ops->destroy(&vcpu);
             pc_free(m);
             return EXIT_USAGE;
         } else
             snprintf(display_note, sizeof(display_note),
-                     "no window (SDL: %s); running as -display none", err);
+                     "no window (%s); running as -display none", err);
     }
     Display *ui = NULL;
     if (use_sdl || shot_every_ns) {

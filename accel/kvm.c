@@ -127,6 +127,7 @@ typedef struct KvmVcpu {
     bool sig_a20;
     bool sig_valid;
     uint64_t apic_en; /* IA32_APIC_BASE.EN of the loaded state, when the model has no APIC */
+    CpuModel model;   /* the machine's CPUID model (APIC bit when the board has one) */
     bool halted;      /* guest executed HLT and no interrupt has woken it yet */
     bool io_pending;  /* last exit was IO/MMIO: KVM completes it at the next KVM_RUN */
     char error[400];  /* set_state failure, reported by the next run() */
@@ -559,9 +560,9 @@ static int setup_cpuid(KvmVcpu *k, char *err, size_t len)
         return -1;
     }
     uint32_t out[4];
-    cpu_cpuid(0, 0, out);
+    cpu_cpuid_model(&k->model, 0, 0, out);
     uint32_t max_basic = out[0];
-    cpu_cpuid(0x80000000, 0, out);
+    cpu_cpuid_model(&k->model, 0x80000000, 0, out);
     uint32_t max_ext = out[0] >= 0x80000000 ? out[0] : 0x80000000;
     /* Leaves past the model's maxima read as zeros under the translator. KVM with an Intel
      * vendor gives the highest basic leaf instead for a leaf it has no entry for, so the
@@ -593,7 +594,7 @@ static int setup_cpuid(KvmVcpu *k, char *err, size_t len)
             ent->function = leaf;
             if (part == 2 || leaf > max)
                 continue; /* a zero leaf */
-            cpu_cpuid(leaf, 0, out);
+            cpu_cpuid_model(&k->model, leaf, 0, out);
             ent->eax = out[0];
             ent->ebx = out[1];
             ent->ecx = out[2];
@@ -988,7 +989,7 @@ static void kvm_set_state(Vcpu *v, const CpuState *s)
      * APIC (nor does the machine have one), so KVM gets EN clear and the guest sees the same
      * CPUID as under the translator; the bit is kept here and given back by get_state. */
     k->apic_en = 0;
-    if (!(CPUID_MODEL_1_EDX & CPUID_1_EDX_APIC)) {
+    if (!(k->model.feat_1_edx & CPUID_1_EDX_APIC)) {
         k->apic_en = s->apic_base & APIC_BASE_EN;
         sr.apic_base = s->apic_base & ~APIC_BASE_EN;
     } else {
@@ -1646,6 +1647,7 @@ static int kvm_init(Vcpu *v)
         snprintf(v->error, sizeof(v->error), "kvm: mapping the vCPU run area: %s", strerror(errno));
         goto fail;
     }
+    k->model = cpu_model_make(v->machine->has_apic);
     if (setup_cpuid(k, v->error, sizeof(v->error)) < 0)
         goto fail;
     /* The translator's TSC counts virtual nanoseconds: 1 GHz. Where the hardware can scale

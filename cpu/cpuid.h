@@ -15,7 +15,7 @@
 #define CPUID_1_EDX_MSR (1u << 5) /* RDMSR/WRMSR (dbt/msr.c) */
 #define CPUID_1_EDX_PAE (1u << 6) /* dbt/mmu.c */
 #define CPUID_1_EDX_CX8 (1u << 8)
-#define CPUID_1_EDX_APIC (1u << 9) /* only with a local APIC: CpuModel */
+#define CPUID_1_EDX_APIC (1u << 9)  /* only with a local APIC: CpuModel */
 #define CPUID_1_EDX_SEP (1u << 11) /* SYSENTER/SYSEXIT */
 #define CPUID_1_EDX_MTRR (1u << 12) /* stored and returned (no caches to apply them to) */
 #define CPUID_1_EDX_PGE (1u << 13) /* global pages: flushed like the rest, which is allowed */

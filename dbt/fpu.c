@@ -27,7 +27,7 @@ typedef struct HostX87 {
     uint8_t mem[16];  /* the memory operand, read or written by the stub through RSI */
     const void *stub; /* one host instruction and RET */
     uint64_t rflags;  /* in: the guest's arithmetic flags (FCMOV); out: the host's (FCOMI) */
-    uint8_t env[28];  /* FLDENV image: the guest's FCW and C0-C3, no flags, all empty */
+    uint8_t env[28];  /* FLDENV image: the guest's FCW and C0-C3, no flags, the window */
     uint16_t fsw;     /* out: the host's status word after the stub */
     uint16_t top_in;  /* scratch: the host's FSW with the window loaded */
     uint8_t nin;      /* window size */
@@ -70,8 +70,7 @@ __asm__(".text\n"
         "dbt_fpu_host_run:\n"
         "  sub $24, %rsp\n"
         "  fnstcw 8(%rsp)\n"
-        "  fnclex\n"
-        "  fldenv 80(%rdi)\n"
+        "  fninit\n"
         "  movzbl 112(%rdi), %ecx\n"
         "  cmp $3, %ecx\n"
         "  jb 1f\n"
@@ -82,7 +81,8 @@ __asm__(".text\n"
         "2:cmp $1, %ecx\n"
         "  jb 3f\n"
         "  fldt 0(%rdi)\n"
-        "3:fnstsw 110(%rdi)\n"
+        "3:fldenv 80(%rdi)\n" /* after the loads, which would clear C1 */
+        "  fnstsw 110(%rdi)\n"
         "  mov 72(%rdi), %rax\n"
         "  and $0x8d5, %eax\n" /* OF SF ZF AF PF CF only: never DF, TF or AC */
         "  or $0x202, %eax\n"
@@ -183,8 +183,6 @@ bool fpu_host_supported(void)
 }
 
 /* ---- register stack ---- */
-
-static const FpReg fp_indefinite = {0xc000000000000000ull, 0xffff};
 
 unsigned fpu_tag_of(const FpReg *r)
 {
@@ -304,8 +302,20 @@ static void check_pending(DbtCpu *env)
         freeze(env);
 }
 
+/* Set TOP keeping the physical registers: fpr[] is in stack order, so it turns with TOP. */
+static void move_top(CpuState *s, unsigned top)
+{
+    unsigned d = (top - top_of(s)) & 7;
+    FpReg t[8];
+    for (unsigned i = 0; i < 8; i++)
+        t[i] = s->fpr[(i + d) & 7];
+    memcpy(s->fpr, t, sizeof(t));
+    set_top(s, top);
+}
+
 void fpu_init_state(CpuState *s)
 {
+    move_top(s, 0);
     s->fcw = FCW_INIT;
     s->fsw = 0;
     s->ftw = 0xffff;
@@ -396,281 +406,208 @@ static void set_pointers(X87 *c)
         s->fdp = (c->ea & 0xffffffffull) | ((uint64_t)s->seg[c->seg].sel << 32);
 }
 
-/* Stack underflow (an operand register is empty): IE and SF, C1 = 0. Masked: dest (an ST
- * index, or -1) gets the QNaN indefinite, compares report unordered in cc_set/EFLAGS, and the
- * instruction's pops happen. Unmasked: nothing else changes. */
-static void underflow(X87 *c, int dest, unsigned pops, uint16_t cc_set, bool comi)
+/* Recompute every non-empty tag from its register (FRSTOR, FLDENV, FXRSTOR). */
+static void retag(CpuState *s)
 {
-    CpuState *s = c->s;
-    s->fsw = (uint16_t)((s->fsw | FSW_IE | FSW_SF) & ~FSW_C1);
-    if (s->fcw & FSW_IE) {
-        if (dest >= 0)
-            set_st(s, (unsigned)dest, fp_indefinite);
-        if (cc_set)
-            s->fsw = (uint16_t)((s->fsw & ~(FSW_C0 | FSW_C2 | FSW_C3)) | cc_set);
-        if (comi)
-            dbt_set_eflags(c->env, FL_ZF | FL_PF | FL_CF, FL_ARITH);
-        for (unsigned k = 0; k < pops; k++)
-            pop(s);
-    }
-    update_es(c->env);
+    for (unsigned i = 0; i < 8; i++)
+        if (!empty(s, i))
+            set_tag(s, i, fpu_tag_of(&s->fpr[i]));
 }
 
-/* Stack overflow (a push finds ST(7) in use): IE and SF, C1 = 1; masked, the indefinite is
- * pushed. */
-static void overflow(X87 *c)
+static uint16_t fcw_load(uint16_t v)
 {
-    CpuState *s = c->s;
-    s->fsw |= FSW_IE | FSW_SF | FSW_C1;
-    if (s->fcw & FSW_IE)
-        push(s, fp_indefinite);
-    update_es(c->env);
+    return (uint16_t)((v & 0x1f3f) | 0x40); /* bit 6 reads as one, 13-15 as zero */
 }
 
 #if HOST_X87
-static void host_prepare(X87 *c, HostX87 *x, const unsigned *win, unsigned n, const void *stub)
-{
-    x->nin = (uint8_t)n;
-    for (unsigned k = 0; k < n; k++)
-        x->r[k] = c->s->fpr[win[k]];
-    x->stub = stub;
-    x->fcw = c->s->fcw;
-    x->rflags = dbt_get_eflags(c->env);
-}
 
-/* The guest's stack after the host's: registers the host still holds go back where they came
- * from, then the guest pushes or pops as the host did. */
-static void host_commit(X87 *c, const HostX87 *x, const unsigned *win, uint16_t ccmask)
+/* ---- running an instruction on the host ---- */
+
+/* What one instruction asks of the host. */
+typedef struct HostOp {
+    const void *stub;      /* the host instruction with the whole stack (the guest's own) */
+    const void *stub_win;  /* the same on the window (ST(i) renamed ST(1)); NULL: stub */
+    unsigned win[2], n;    /* the window: guest registers the stub reads, ST(0) first */
+    unsigned in_size;      /* bytes of the memory operand it reads */
+    unsigned out_size;     /* bytes of the memory operand it writes */
+    bool full;             /* a stack fault: run on the whole stack */
+    bool comi;             /* it sets EFLAGS */
+} HostOp;
+
+typedef struct HostRun {
+    HostX87 x;
+    HostFull f;
+} HostRun;
+
+static void run_once(X87 *c, const HostOp *op, const uint8_t *in, uint8_t fill, HostRun *r)
 {
     CpuState *s = c->s;
+    uint64_t fl = dbt_get_eflags(c->env);
+    if (op->full) {
+        HostFull *f = &r->f;
+        memset(f->img, 0, sizeof(f->img));
+        put_le(f->img + 0, s->fcw, 2);
+        put_le(f->img + 4, s->fsw & (FSW_CC | FSW_TOP), 2); /* nothing pending */
+        put_le(f->img + 8, s->ftw, 2);
+        for (unsigned i = 0; i < 8; i++) {
+            put_le(f->img + 28 + 10 * i, s->fpr[i].mant, 8);
+            put_le(f->img + 36 + 10 * i, s->fpr[i].sexp, 2);
+        }
+        memset(f->mem, fill, sizeof(f->mem));
+        memcpy(f->mem, in, op->in_size);
+        f->stub = op->stub;
+        f->rflags = fl;
+        dbt_fpu_host_full(f);
+    } else {
+        HostX87 *x = &r->x;
+        x->nin = (uint8_t)op->n;
+        for (unsigned k = 0; k < op->n; k++)
+            x->r[k] = s->fpr[op->win[k]];
+        /* the window sits in physical registers 8-n..7 (FNINIT, then n loads) */
+        memset(x->env, 0, sizeof(x->env));
+        put_le(x->env + 0, s->fcw, 2);
+        put_le(x->env + 4, (s->fsw & FSW_CC) | (((8 - op->n) & 7) << FSW_TOP_SHIFT), 2);
+        put_le(x->env + 8, 0xffffu >> (2 * op->n), 2);
+        memset(x->mem, fill, sizeof(x->mem));
+        memcpy(x->mem, in, op->in_size);
+        x->stub = op->stub_win ? op->stub_win : op->stub;
+        x->rflags = fl;
+        dbt_fpu_host_run(x);
+    }
+}
+
+/* The guest's stack after the window's: registers the host still holds go back where they
+ * came from, then the guest pushes or pops as the host did. */
+static void commit_window(CpuState *s, const HostOp *op, const HostX87 *x)
+{
     int d = (int)x->nout - (int)x->nin;
     if (d <= 0) {
         unsigned pops = (unsigned)-d;
         for (unsigned k = 0; k < x->nout; k++)
-            set_st(s, win[k + pops], x->r[k]);
+            set_st(s, op->win[k + pops], x->r[k]);
         for (unsigned k = 0; k < pops; k++)
             pop(s);
     } else {
         for (unsigned k = (unsigned)d; k < x->nout; k++)
-            set_st(s, win[k - (unsigned)d], x->r[k]);
+            set_st(s, op->win[k - (unsigned)d], x->r[k]);
         for (int k = d - 1; k >= 0; k--)
             push(s, x->r[k]);
     }
-    s->fsw = (uint16_t)((s->fsw & ~ccmask) | (x->fsw & ccmask) | (x->fsw & FSW_EXC));
+    s->fsw = (uint16_t)((s->fsw & ~FSW_CC) | (x->fsw & (FSW_CC | FSW_EXC | FSW_SF)));
+}
+
+static void commit_full(CpuState *s, const HostFull *f)
+{
+    uint16_t fsw = (uint16_t)get_le(f->img + 4, 2);
+    s->fsw = (uint16_t)((s->fsw & (FSW_EXC | FSW_SF)) | (fsw & (FSW_CC | FSW_TOP | FSW_EXC | FSW_SF)));
+    s->ftw = (uint16_t)get_le(f->img + 8, 2);
+    for (unsigned i = 0; i < 8; i++) {
+        s->fpr[i].mant = get_le(f->img + 28 + 10 * i, 8);
+        s->fpr[i].sexp = (uint16_t)get_le(f->img + 36 + 10 * i, 2);
+    }
+}
+
+/* Run op: read its memory operand, compute on the host, write its memory operand if the host
+ * did (an unmasked exception may keep the destination), then commit the FPU state. */
+static void host_exec(X87 *c, const HostOp *op)
+{
+    CpuState *s = c->s;
+    uint8_t in[16];
+    HostRun r;
+    if (op->in_size)
+        mem_read(c, 0, in, op->in_size);
+    run_once(c, op, in, 0x5a, &r);
+    const uint8_t *out = op->full ? r.f.mem : r.x.mem;
+    uint16_t raised = op->full ? (uint16_t)get_le(r.f.img + 4, 2) : r.x.fsw;
+    if (op->out_size) {
+        bool stored = true;
+        if (raised & ~s->fcw & FSW_EXC) {
+            /* whether the host wrote its buffer: run again over a different fill */
+            HostRun r2;
+            run_once(c, op, in, 0xa5, &r2);
+            stored = !memcmp(out, op->full ? r2.f.mem : r2.x.mem, op->out_size);
+        }
+        if (stored)
+            mem_write(c, 0, out, op->out_size);
+    }
+    if (op->full)
+        commit_full(s, &r.f);
+    else
+        commit_window(s, op, &r.x);
+    if (op->comi)
+        dbt_set_eflags(c->env, (uint32_t)(op->full ? r.f.rflags : r.x.rflags), FL_ARITH);
     update_es(c->env);
 }
 
-static bool any_empty(const CpuState *s, const unsigned *win, unsigned n)
+static bool any_empty(const CpuState *s, const HostOp *op)
 {
-    for (unsigned k = 0; k < n; k++)
-        if (empty(s, win[k]))
+    for (unsigned k = 0; k < op->n; k++)
+        if (empty(s, op->win[k]))
             return true;
     return false;
 }
 
-/* A register-to-register or memory-source numeric instruction on the window. */
-static void numeric(X87 *c, HostX87 *x, const unsigned *win, unsigned n, const void *stub,
-                    uint16_t ccmask)
+/* An instruction on ST(0) and ST(i), i from the ModR/M byte (0 means ST(0) alone). */
+static void on_st0_sti(X87 *c, HostOp *op, unsigned hopc, unsigned hmodrm, bool comi)
 {
-    host_prepare(c, x, win, n, stub);
-    dbt_fpu_host_run(x);
-    host_commit(c, x, win, ccmask);
+    op->stub = stub_reg(hopc, hmodrm);
+    op->win[0] = 0;
+    op->win[1] = hmodrm & 7;
+    op->n = (hmodrm & 7) ? 2 : 1;
+    op->stub_win = stub_reg(hopc, (hmodrm & 0xf8) | (op->n == 2 ? 1 : 0));
+    op->comi = comi;
+    /* the popping forms on ST(0) itself leave the result in the popped register, which the
+     * window does not bring back */
+    op->full = any_empty(c->s, op) || (hopc == 6 && op->n == 1);
+    host_exec(c, op);
 }
 
-/* ---- numeric instruction groups ---- */
+/* ---- the instruction groups ---- */
 
-enum { CC1 = FSW_C1, CCMP = FSW_CC, C_UNORD = FSW_C0 | FSW_C2 | FSW_C3 };
-
-static const unsigned win01[2] = {0, 1};
-
-/* D8/DC/DE register forms and D8/DA/DC/DE memory forms: FADD FMUL FCOM FCOMP FSUB FSUBR FDIV
- * FDIVR (and the FCOM/FCOMP aliases DC D0-DF, DE D0-D7). */
-static void arith(X87 *c)
+static void numeric_mem(X87 *c, unsigned size)
 {
-    static const unsigned mem_size[8] = {4, 0, 4, 0, 8, 0, 2, 0};
-    CpuState *s = c->s;
-    HostX87 x;
-    unsigned r = c->reg, win[2] = {0, c->rm}, n = 1;
-    bool com = r == 2 || r == 3;
-    bool pops_reg = !c->mem && c->opc == 6; /* DE: the P forms (and DE D0-D7 = FCOMP) */
-    const void *stub;
-    if (c->mem) {
-        mem_read(c, 0, x.mem, mem_size[c->opc]);
-        stub = stub_mem(c->opc, r);
-    } else {
-        unsigned hopc = c->opc, hr = r;
-        if (com) { /* the aliases run as their D8 forms */
-            hopc = 0;
-            if (pops_reg)
-                hr = 3;
-        }
-        if (c->rm)
-            n = 2;
-        stub = stub_reg(hopc, 0xc0 | (hr << 3) | (c->rm ? 1 : 0));
-    }
-    if (any_empty(s, win, n)) {
-        unsigned pops = (com && (r == 3 || pops_reg)) || pops_reg ? 1 : 0;
-        int dest = com ? -1 : (c->mem || c->opc == 0) ? 0 : (int)c->rm;
-        underflow(c, dest, pops, com ? C_UNORD : 0, false);
-        return;
-    }
-    numeric(c, &x, win, n, stub, com ? CCMP : CC1);
+    HostOp op = {stub_mem(c->opc, c->reg), NULL, {0, 0}, 1, size, 0, false, false};
+    op.full = empty(c->s, 0);
+    host_exec(c, &op);
 }
 
-/* FCOMPP (DE D9), FUCOMPP (DA E9): ST(0) with ST(1), popping both. */
-static void compare_pp(X87 *c)
+static void load_mem(X87 *c, unsigned size)
 {
-    HostX87 x;
-    if (any_empty(c->s, win01, 2)) {
-        underflow(c, -1, 2, C_UNORD, false);
-        return;
-    }
-    numeric(c, &x, win01, 2, stub_reg(c->opc, c->modrm), CCMP);
+    HostOp op = {stub_mem(c->opc, c->reg), NULL, {0, 0}, 0, size, 0, false, false};
+    op.full = !empty(c->s, 7);
+    host_exec(c, &op);
 }
 
-/* FUCOM/FUCOMP (DD E0-EF), FCOMI/FUCOMI (DB E8-F7), FCOMIP/FUCOMIP (DF E8-F7). */
-static void compare_i(X87 *c, bool comi, unsigned pops)
+static void store_mem(X87 *c, unsigned size)
 {
-    HostX87 x;
-    unsigned win[2] = {0, c->rm}, n = c->rm ? 2 : 1;
-    if (any_empty(c->s, win, n)) {
-        underflow(c, -1, pops, comi ? 0 : C_UNORD, comi);
-        return;
-    }
-    numeric(c, &x, win, n, stub_reg(c->opc, (c->modrm & 0xf8) | (c->rm ? 1 : 0)),
-            comi ? CC1 : CCMP);
-    if (comi)
-        dbt_set_eflags(c->env, (uint32_t)x.rflags, FL_ARITH);
+    HostOp op = {stub_mem(c->opc, c->reg), NULL, {0, 0}, 1, 0, size, false, false};
+    op.full = empty(c->s, 0);
+    host_exec(c, &op);
 }
 
-/* Loads that push: FLD m32/m64, FILD, FBLD, the constants. */
-static void load_push(X87 *c, unsigned size, const void *stub)
+/* Register forms whose ST(i) is an operand: arithmetic, compares, FCMOV, FUCOM, FCOMI. */
+static void reg_sti(X87 *c, bool comi)
 {
-    HostX87 x;
-    if (size)
-        mem_read(c, 0, x.mem, size);
-    if (!empty(c->s, 7)) {
-        overflow(c);
-        return;
-    }
-    numeric(c, &x, win01, 0, stub, CC1);
+    HostOp op;
+    memset(&op, 0, sizeof(op));
+    on_st0_sti(c, &op, c->opc, c->modrm, comi);
 }
 
-/* FST/FSTP m32/m64, FIST/FISTP/FISTTP, FBSTP: the host stores into its buffer, which goes to
- * guest memory if the host stored at all (an unmasked exception keeps the destination). */
-static void store(X87 *c, unsigned size, bool popping, const uint8_t *indefinite)
+/* Instructions on ST(0) and ST(1) with fixed encodings (FCOMPP, FUCOMPP, FYL2X, FPATAN,
+ * FYL2XP1, FPREM, FPREM1, FSCALE) or on ST(0) alone (nin 1). */
+static void reg_fixed(X87 *c, unsigned nin, unsigned pushes)
 {
-    CpuState *s = c->s;
-    HostX87 x;
-    const void *stub = stub_mem(c->opc, c->reg);
-    if (empty(s, 0)) {
-        if (s->fcw & FSW_IE)
-            mem_write(c, 0, indefinite, size);
-        underflow(c, -1, popping, 0, false);
-        return;
-    }
-    memset(x.mem, 0x5a, sizeof(x.mem));
-    host_prepare(c, &x, win01, 1, stub);
-    dbt_fpu_host_run(&x);
-    bool stored = true;
-    if (x.fsw & ~s->fcw & FSW_EXC) {
-        /* whether the host wrote its buffer: run again over a different fill */
-        HostX87 y;
-        memset(y.mem, 0xa5, sizeof(y.mem));
-        host_prepare(c, &y, win01, 1, stub);
-        dbt_fpu_host_run(&y);
-        stored = !memcmp(x.mem, y.mem, size);
-    }
-    if (stored)
-        mem_write(c, 0, x.mem, size);
-    host_commit(c, &x, win01, CC1);
+    HostOp op = {stub_reg(c->opc, c->modrm), NULL, {0, 1}, nin, 0, 0, false, false};
+    op.full = any_empty(c->s, &op) || (pushes && !empty(c->s, 7));
+    host_exec(c, &op);
 }
 
-/* D9 F0-FF and E4/E5, E8-EE. */
-static void d9_numeric(X87 *c)
+/* Data movement with a fast path in C; stack faults go to the host with the whole stack. */
+static void reg_full(X87 *c)
 {
-    CpuState *s = c->s;
-    HostX87 x;
-    const void *stub = stub_reg(1, c->modrm);
-    switch (c->modrm) {
-    case 0xe4: /* FTST */
-        if (empty(s, 0))
-            underflow(c, -1, 0, C_UNORD, false);
-        else
-            numeric(c, &x, win01, 1, stub, CCMP);
-        return;
-    case 0xe5: /* FXAM: empty is a class, not an exception */
-        if (empty(s, 0)) {
-            uint16_t cc = FSW_C3 | FSW_C0 | ((s->fpr[0].sexp & 0x8000) ? FSW_C1 : 0);
-            s->fsw = (uint16_t)((s->fsw & ~FSW_CC) | cc);
-        } else {
-            numeric(c, &x, win01, 1, stub, CCMP);
-        }
-        return;
-    case 0xe8: case 0xe9: case 0xea: case 0xeb: case 0xec: case 0xed: case 0xee:
-        load_push(c, 0, stub);
-        return;
-    case 0xf0: /* F2XM1 */
-    case 0xfa: /* FSQRT */
-    case 0xfc: /* FRNDINT */
-        if (empty(s, 0))
-            underflow(c, 0, 0, 0, false);
-        else
-            numeric(c, &x, win01, 1, stub, CC1);
-        return;
-    case 0xfe: /* FSIN */
-    case 0xff: /* FCOS */
-        if (empty(s, 0))
-            underflow(c, 0, 0, 0, false);
-        else
-            numeric(c, &x, win01, 1, stub, FSW_C1 | FSW_C2);
-        return;
-    case 0xf1: /* FYL2X */
-    case 0xf3: /* FPATAN */
-    case 0xf9: /* FYL2XP1 */
-        if (any_empty(s, win01, 2))
-            underflow(c, 1, 1, 0, false);
-        else
-            numeric(c, &x, win01, 2, stub, CC1);
-        return;
-    case 0xf5: /* FPREM1 */
-    case 0xf8: /* FPREM */
-        if (any_empty(s, win01, 2))
-            underflow(c, 0, 0, 0, false);
-        else
-            numeric(c, &x, win01, 2, stub, CCMP);
-        return;
-    case 0xfd: /* FSCALE */
-        if (any_empty(s, win01, 2))
-            underflow(c, 0, 0, 0, false);
-        else
-            numeric(c, &x, win01, 2, stub, CC1);
-        return;
-    case 0xf2: /* FPTAN */
-    case 0xfb: /* FSINCOS */
-    case 0xf4: /* FXTRACT */
-        if (empty(s, 0)) {
-            underflow(c, 0, 0, 0, false);
-            if ((s->fcw & FSW_IE) && empty(s, 7))
-                push(s, fp_indefinite);
-        } else if (!empty(s, 7)) {
-            overflow(c);
-        } else {
-            numeric(c, &x, win01, 1, stub, c->modrm == 0xf4 ? CC1 : FSW_C1 | FSW_C2);
-        }
-        return;
-    }
+    HostOp op = {stub_reg(c->opc, c->modrm), NULL, {0, 0}, 0, 0, 0, true, false};
+    host_exec(c, &op);
 }
-#endif /* HOST_X87 */
-
-/* ---- data movement and control in C ---- */
-
-static const uint8_t ind_m32[4] = {0x00, 0x00, 0xc0, 0xff};
-static const uint8_t ind_m64[8] = {0, 0, 0, 0, 0, 0, 0xf8, 0xff};
-static const uint8_t ind_m80[10] = {0, 0, 0, 0, 0, 0, 0, 0xc0, 0xff, 0xff};
-static const uint8_t ind_i16[2] = {0x00, 0x80};
-static const uint8_t ind_i32[4] = {0, 0, 0, 0x80};
-static const uint8_t ind_i64[8] = {0, 0, 0, 0, 0, 0, 0, 0x80};
 
 static void clear_c1(CpuState *s)
 {
@@ -680,14 +617,8 @@ static void clear_c1(CpuState *s)
 static void fld_sti(X87 *c)
 {
     CpuState *s = c->s;
-    if (!empty(s, 7)) {
-        overflow(c);
-        return;
-    }
-    if (empty(s, c->rm)) {
-        underflow(c, -1, 0, 0, false);
-        if (s->fcw & FSW_IE)
-            push(s, fp_indefinite);
+    if (!empty(s, 7) || empty(s, c->rm)) {
+        reg_full(c);
         return;
     }
     push(s, s->fpr[c->rm]);
@@ -699,19 +630,14 @@ static void fxch(X87 *c)
     CpuState *s = c->s;
     unsigned i = c->rm;
     if (empty(s, 0) || empty(s, i)) {
-        underflow(c, -1, 0, 0, false);
-        if (!(s->fcw & FSW_IE))
-            return;
-        if (empty(s, 0))
-            set_st(s, 0, fp_indefinite);
-        if (empty(s, i))
-            set_st(s, i, fp_indefinite);
+        reg_full(c);
+        return;
     }
     FpReg t = s->fpr[0];
-    unsigned tt = tag_st(s, 0);
     s->fpr[0] = s->fpr[i];
-    set_tag(s, 0, tag_st(s, i));
     s->fpr[i] = t;
+    unsigned tt = tag_st(s, 0);
+    set_tag(s, 0, tag_st(s, i));
     set_tag(s, i, tt);
     clear_c1(s);
 }
@@ -721,7 +647,7 @@ static void fst_sti(X87 *c, bool popping)
 {
     CpuState *s = c->s;
     if (empty(s, 0)) {
-        underflow(c, (int)c->rm, popping, 0, false);
+        reg_full(c);
         return;
     }
     set_st(s, c->rm, s->fpr[0]);
@@ -734,7 +660,7 @@ static void fchs_fabs(X87 *c)
 {
     CpuState *s = c->s;
     if (empty(s, 0)) {
-        underflow(c, 0, 0, 0, false);
+        reg_full(c);
         return;
     }
     if (c->modrm == 0xe0)
@@ -744,31 +670,23 @@ static void fchs_fabs(X87 *c)
     clear_c1(s);
 }
 
-/* FCMOVcc: DA C0-DF (B E BE U), DB C0-DF (NB NE NBE NU). */
-static void fcmov(X87 *c)
+static void fxam(X87 *c)
 {
-    static const int conds[4] = {CC_B, CC_E, CC_BE, CC_P};
-    CpuState *s = c->s;
-    bool take = cc_cond(&c->env->cc, conds[c->reg & 3]);
-    if (c->opc == 3)
-        take = !take;
-    if (empty(s, 0) || empty(s, c->rm)) {
-        underflow(c, take ? 0 : -1, 0, 0, false);
-        return;
-    }
-    if (take)
-        set_st(s, 0, s->fpr[c->rm]);
-    clear_c1(s);
+    if (empty(c->s, 0))
+        reg_full(c);
+    else
+        reg_fixed(c, 1, 0);
 }
 
 static void fld_m80(X87 *c)
 {
     uint8_t b[10];
-    mem_read(c, 0, b, 10);
     if (!empty(c->s, 7)) {
-        overflow(c);
+        HostOp op = {stub_mem(c->opc, c->reg), NULL, {0, 0}, 0, 10, 0, true, false};
+        host_exec(c, &op);
         return;
     }
+    mem_read(c, 0, b, 10);
     FpReg v = {get_le(b, 8), (uint16_t)get_le(b + 8, 2)};
     push(c->s, v);
     clear_c1(c->s);
@@ -778,9 +696,8 @@ static void fstp_m80(X87 *c)
 {
     CpuState *s = c->s;
     if (empty(s, 0)) {
-        if (s->fcw & FSW_IE)
-            mem_write(c, 0, ind_m80, 10);
-        underflow(c, -1, 1, 0, false);
+        HostOp op = {stub_mem(c->opc, c->reg), NULL, {0, 0}, 0, 0, 10, true, false};
+        host_exec(c, &op);
         return;
     }
     uint8_t b[10];
@@ -799,7 +716,7 @@ static bool real_format(const CpuState *s)
 }
 
 /* The FSTENV image (14 or 28 bytes, by operand size and mode) into b. Reserved halves of
- * the 32-bit formats read as ones, as Intel parts store them. */
+ * the 32-bit formats read as ones, as x87s store them. */
 static unsigned env_store_image(const X87 *c, uint8_t *b)
 {
     const CpuState *s = c->s;
@@ -844,28 +761,15 @@ static unsigned env_store_image(const X87 *c, uint8_t *b)
     return 14;
 }
 
-/* Recompute every non-empty tag from its register (FRSTOR, FLDENV, FXRSTOR). */
-static void retag(CpuState *s)
-{
-    for (unsigned i = 0; i < 8; i++)
-        if (!empty(s, i))
-            set_tag(s, i, fpu_tag_of(&s->fpr[i]));
-}
-
-static uint16_t fcw_load(uint16_t v)
-{
-    return (uint16_t)((v & 0x1f3f) | 0x40); /* bit 6 reads as one, 13-15 as zero */
-}
-
-/* Take an FLDENV image; returns its size. */
-static unsigned env_load_image(X87 *c, const uint8_t *b)
+/* Take an FLDENV image (not the registers). TOP moves with the physical registers. */
+static void env_load_image(X87 *c, const uint8_t *b)
 {
     CpuState *s = c->s;
     bool real = real_format(s);
-    unsigned n;
+    uint16_t fsw;
     if (c->o32) {
         s->fcw = fcw_load((uint16_t)get_le(b, 2));
-        s->fsw = (uint16_t)get_le(b + 4, 2);
+        fsw = (uint16_t)get_le(b + 4, 2);
         s->ftw = (uint16_t)get_le(b + 8, 2);
         if (real) {
             uint32_t w16 = (uint32_t)get_le(b + 16, 4), w24 = (uint32_t)get_le(b + 24, 4);
@@ -878,10 +782,9 @@ static unsigned env_load_image(X87 *c, const uint8_t *b)
             s->fop = (w16 >> 16) & 0x7ff;
             s->fdp = get_le(b + 20, 4) | (get_le(b + 24, 2) << 32);
         }
-        n = 28;
     } else {
         s->fcw = fcw_load((uint16_t)get_le(b, 2));
-        s->fsw = (uint16_t)get_le(b + 2, 2);
+        fsw = (uint16_t)get_le(b + 2, 2);
         s->ftw = (uint16_t)get_le(b + 4, 2);
         if (real) {
             uint32_t w8 = (uint32_t)get_le(b + 8, 2), w12 = (uint32_t)get_le(b + 12, 2);
@@ -893,9 +796,9 @@ static unsigned env_load_image(X87 *c, const uint8_t *b)
             s->fdp = get_le(b + 10, 2) | (get_le(b + 12, 2) << 32);
             s->fop = 0;
         }
-        n = 14;
     }
-    return n;
+    move_top(s, (fsw >> FSW_TOP_SHIFT) & 7);
+    s->fsw = (uint16_t)((s->fsw & (FSW_ES | FSW_B)) | (fsw & ~(FSW_ES | FSW_B)));
 }
 
 static void fldenv_frstor(X87 *c, bool regs)
@@ -904,7 +807,6 @@ static void fldenv_frstor(X87 *c, bool regs)
     uint8_t b[108];
     unsigned n = c->o32 ? 28 : 14;
     mem_read(c, 0, b, n + (regs ? 80 : 0));
-    bool had_es = s->fsw & FSW_ES;
     env_load_image(c, b);
     if (regs)
         for (unsigned i = 0; i < 8; i++) {
@@ -912,8 +814,6 @@ static void fldenv_frstor(X87 *c, bool regs)
             s->fpr[i].sexp = (uint16_t)get_le(b + n + 10 * i + 8, 2);
         }
     retag(s);
-    if (had_es)
-        s->fsw |= FSW_ES; /* so that update_es lowers FERR# if the new state clears it */
     update_es(c->env);
 }
 
@@ -947,8 +847,7 @@ _Noreturn static void undefined(X87 *c)
 static bool is_nowait(const X87 *c)
 {
     if (c->mem)
-        return (c->opc == 1 && (c->reg == 6 || c->reg == 7)) ||
-               (c->opc == 5 && (c->reg == 6 || c->reg == 7));
+        return (c->opc == 1 || c->opc == 5) && (c->reg == 6 || c->reg == 7);
     if (c->opc == 3)
         return c->modrm >= 0xe0 && c->modrm <= 0xe4;
     return c->opc == 7 && c->modrm == 0xe0;
@@ -964,29 +863,25 @@ static bool is_control(const X87 *c)
 
 static void exec_mem(X87 *c)
 {
+    static const unsigned arith_size[8] = {4, 0, 4, 0, 8, 0, 2, 0};
     CpuState *s = c->s;
     uint8_t b[2];
     switch (c->opc) {
-    case 0: case 2: case 4: case 6:
-#if HOST_X87
-        arith(c);
-#endif
+    case 0: case 2: case 4: case 6: /* FADD .. FDIVR, FIADD .. FIDIVR, FCOM(P), FICOM(P) */
+        numeric_mem(c, arith_size[c->opc]);
         return;
     case 1: /* D9 */
         switch (c->reg) {
-#if HOST_X87
-        case 0: load_push(c, 4, stub_mem(1, 0)); return;
-        case 2: store(c, 4, false, ind_m32); return;
-        case 3: store(c, 4, true, ind_m32); return;
-#endif
+        case 0: load_mem(c, 4); return;  /* FLD m32 */
+        case 2: case 3: store_mem(c, 4); return; /* FST(P) m32 */
         case 4: fldenv_frstor(c, false); return;
-        case 5:
+        case 5: /* FLDCW */
             mem_read(c, 0, b, 2);
             s->fcw = fcw_load((uint16_t)get_le(b, 2));
             update_es(c->env);
             return;
         case 6: fnstenv_fnsave(c, false); return;
-        case 7:
+        case 7: /* FNSTCW */
             put_le(b, s->fcw, 2);
             mem_write(c, 0, b, 2);
             return;
@@ -994,26 +889,19 @@ static void exec_mem(X87 *c)
         break;
     case 3: /* DB */
         switch (c->reg) {
-#if HOST_X87
-        case 0: load_push(c, 4, stub_mem(3, 0)); return;
-        case 1: case 2: store(c, 4, false, ind_i32); return;
-        case 3: store(c, 4, true, ind_i32); return;
-#endif
+        case 0: load_mem(c, 4); return;                  /* FILD m32 */
+        case 1: case 2: case 3: store_mem(c, 4); return; /* FISTTP, FIST(P) m32 */
         case 5: fld_m80(c); return;
         case 7: fstp_m80(c); return;
         }
         break;
     case 5: /* DD */
         switch (c->reg) {
-#if HOST_X87
-        case 0: load_push(c, 8, stub_mem(5, 0)); return;
-        case 1: store(c, 8, true, ind_i64); return; /* FISTTP m64 */
-        case 2: store(c, 8, false, ind_m64); return;
-        case 3: store(c, 8, true, ind_m64); return;
-#endif
+        case 0: load_mem(c, 8); return;                  /* FLD m64 */
+        case 1: case 2: case 3: store_mem(c, 8); return; /* FISTTP m64, FST(P) m64 */
         case 4: fldenv_frstor(c, true); return;
         case 6: fnstenv_fnsave(c, true); return;
-        case 7:
+        case 7: /* FNSTSW m16 */
             put_le(b, s->fsw, 2);
             mem_write(c, 0, b, 2);
             return;
@@ -1021,17 +909,76 @@ static void exec_mem(X87 *c)
         break;
     case 7: /* DF */
         switch (c->reg) {
-#if HOST_X87
-        case 0: load_push(c, 2, stub_mem(7, 0)); return;
-        case 1: case 3: store(c, 2, true, ind_i16); return;
-        case 2: store(c, 2, false, ind_i16); return;
-        case 4: load_push(c, 10, stub_mem(7, 4)); return;
-        case 5: load_push(c, 8, stub_mem(7, 5)); return;
-        case 6: store(c, 10, true, ind_m80); return; /* FBSTP: the BCD indefinite */
-        case 7: store(c, 8, true, ind_i64); return;
-#endif
+        case 0: load_mem(c, 2); return;                  /* FILD m16 */
+        case 1: case 2: case 3: store_mem(c, 2); return; /* FISTTP, FIST(P) m16 */
+        case 4: load_mem(c, 10); return;                 /* FBLD */
+        case 5: load_mem(c, 8); return;                  /* FILD m64 */
+        case 6: store_mem(c, 10); return;                /* FBSTP */
+        case 7: store_mem(c, 8); return;                 /* FISTP m64 */
         }
         break;
+    }
+    undefined(c);
+}
+
+static void exec_d9(X87 *c)
+{
+    CpuState *s = c->s;
+    unsigned m = c->modrm;
+    if (m < 0xc8) {
+        fld_sti(c);
+        return;
+    }
+    if (m < 0xd0) {
+        fxch(c);
+        return;
+    }
+    if (m >= 0xd8 && m <= 0xdf) { /* FSTP1, an alias of FSTP ST(i) */
+        fst_sti(c, true);
+        return;
+    }
+    switch (m) {
+    case 0xd0: /* FNOP */
+        return;
+    case 0xe0: /* FCHS */
+    case 0xe1: /* FABS */
+        fchs_fabs(c);
+        return;
+    case 0xe4: /* FTST */
+    case 0xf0: /* F2XM1 */
+    case 0xfa: /* FSQRT */
+    case 0xfc: /* FRNDINT */
+    case 0xfe: /* FSIN */
+    case 0xff: /* FCOS */
+        reg_fixed(c, 1, 0);
+        return;
+    case 0xe5:
+        fxam(c);
+        return;
+    case 0xe8: case 0xe9: case 0xea: case 0xeb: case 0xec: case 0xed: case 0xee: /* constants */
+        reg_fixed(c, 0, 1);
+        return;
+    case 0xf1: /* FYL2X */
+    case 0xf3: /* FPATAN */
+    case 0xf5: /* FPREM1 */
+    case 0xf8: /* FPREM */
+    case 0xf9: /* FYL2XP1 */
+    case 0xfd: /* FSCALE */
+        reg_fixed(c, 2, 0);
+        return;
+    case 0xf2: /* FPTAN */
+    case 0xf4: /* FXTRACT */
+    case 0xfb: /* FSINCOS */
+        reg_fixed(c, 1, 1);
+        return;
+    case 0xf6: /* FDECSTP */
+        rot_push(s);
+        clear_c1(s);
+        return;
+    case 0xf7: /* FINCSTP */
+        rot_pop(s);
+        clear_c1(s);
+        return;
     }
     undefined(c);
 }
@@ -1041,73 +988,35 @@ static void exec_reg(X87 *c)
     CpuState *s = c->s;
     unsigned m = c->modrm;
     switch (c->opc) {
-    case 0: case 4:
-#if HOST_X87
-        arith(c);
-#endif
+    case 0: /* D8: FADD .. FDIVR ST(0), ST(i); FCOM, FCOMP */
+    case 4: /* DC: FADD .. FDIV ST(i), ST(0); FCOM2, FCOMP3 */
+        reg_sti(c, false);
         return;
-    case 6:
+    case 6: /* DE: the popping forms; FCOMP5; FCOMPP */
         if (m == 0xd9) {
-#if HOST_X87
-            compare_pp(c);
-#endif
+            reg_fixed(c, 2, 0);
             return;
         }
         if (m >= 0xd8 && m <= 0xdf)
             break;
-#if HOST_X87
-        arith(c);
-#endif
+        reg_sti(c, false);
         return;
-    case 1: /* D9 */
-        if (m < 0xc8) {
-            fld_sti(c);
-            return;
-        }
-        if (m < 0xd0) {
-            fxch(c);
-            return;
-        }
-        if (m == 0xd0) /* FNOP */
-            return;
-        if (m >= 0xd8 && m <= 0xdf) {
-            fst_sti(c, true);
-            return;
-        }
-        if (m == 0xe0 || m == 0xe1) {
-            fchs_fabs(c);
-            return;
-        }
-        if (m == 0xf6 || m == 0xf7) { /* FDECSTP, FINCSTP */
-            if (m == 0xf7)
-                rot_pop(s);
-            else
-                rot_push(s);
-            clear_c1(s);
-            return;
-        }
-        if (m == 0xe4 || m == 0xe5 || (m >= 0xe8 && m <= 0xee) || m >= 0xf0) {
-#if HOST_X87
-            d9_numeric(c);
-#endif
-            return;
-        }
-        break;
+    case 1:
+        exec_d9(c);
+        return;
     case 2: /* DA */
-        if (m < 0xe0) {
-            fcmov(c);
+        if (m < 0xe0) { /* FCMOVB, FCMOVE, FCMOVBE, FCMOVU: the host reads our EFLAGS */
+            reg_sti(c, false);
             return;
         }
-        if (m == 0xe9) {
-#if HOST_X87
-            compare_pp(c);
-#endif
+        if (m == 0xe9) { /* FUCOMPP */
+            reg_fixed(c, 2, 0);
             return;
         }
         break;
     case 3: /* DB */
-        if (m < 0xe0) {
-            fcmov(c);
+        if (m < 0xe0) { /* FCMOVNB, FCMOVNE, FCMOVNBE, FCMOVNU */
+            reg_sti(c, false);
             return;
         }
         switch (m) {
@@ -1117,59 +1026,52 @@ static void exec_reg(X87 *c)
             s->fsw &= (uint16_t) ~(FSW_EXC | FSW_SF);
             update_es(c->env);
             return;
-        case 0xe3:
+        case 0xe3: /* FNINIT */
             fninit(c->env);
             return;
         }
-        if (m >= 0xe8 && m <= 0xf7) {
-#if HOST_X87
-            compare_i(c, true, 0);
-#endif
+        if (m >= 0xe8 && m <= 0xf7) { /* FUCOMI, FCOMI */
+            reg_sti(c, true);
             return;
         }
         break;
     case 5: /* DD */
-        if (m < 0xc8) { /* FFREE */
-            set_tag(s, c->rm, FTW_EMPTY);
+        if (m < 0xc8) { /* FFREE: what it does to C0-C3 differs between x87s */
+            reg_full(c);
             return;
         }
-        if (m < 0xd0) {
+        if (m < 0xd0) { /* FXCH4 */
             fxch(c);
             return;
         }
-        if (m < 0xe0) {
+        if (m < 0xe0) { /* FST, FSTP ST(i) */
             fst_sti(c, m >= 0xd8);
             return;
         }
-        if (m < 0xf0) {
-#if HOST_X87
-            compare_i(c, false, m >= 0xe8);
-#endif
+        if (m < 0xf0) { /* FUCOM, FUCOMP */
+            reg_sti(c, false);
             return;
         }
         break;
     case 7: /* DF */
         if (m < 0xc8) { /* FFREEP */
-            set_tag(s, c->rm, FTW_EMPTY);
-            rot_pop(s);
+            reg_full(c);
             return;
         }
-        if (m < 0xd0) {
+        if (m < 0xd0) { /* FXCH7 */
             fxch(c);
             return;
         }
-        if (m < 0xe0) {
+        if (m < 0xe0) { /* FSTP8, FSTP9 */
             fst_sti(c, true);
             return;
         }
-        if (m == 0xe0) {
+        if (m == 0xe0) { /* FNSTSW AX */
             s->regs[R_EAX] = (s->regs[R_EAX] & ~0xffffull) | s->fsw;
             return;
         }
-        if (m >= 0xe8 && m <= 0xf7) {
-#if HOST_X87
-            compare_i(c, true, 1);
-#endif
+        if (m >= 0xe8 && m <= 0xf7) { /* FUCOMIP, FCOMIP */
+            reg_sti(c, true);
             return;
         }
         break;
@@ -1194,9 +1096,6 @@ uint64_t helper_x87(DbtCpu *env, uint64_t ea, uint64_t b, uint64_t cc, uint64_t 
     c.ea = ea;
     if (env->s.cr0 & (CR0_EM | CR0_TS))
         dbt_raise(env, EXC_NM, 0, 0);
-    if (!HOST_X87)
-        dbt_fail(env, "x87 emulation needs an x86 host for now (x87 instruction at %#llx)",
-                 (unsigned long long)env->cur_eip);
     if (!is_nowait(&c))
         check_pending(env);
     if (c.mem)
@@ -1207,6 +1106,18 @@ uint64_t helper_x87(DbtCpu *env, uint64_t ea, uint64_t b, uint64_t cc, uint64_t 
         set_pointers(&c);
     return 0;
 }
+
+#else /* !HOST_X87 */
+
+uint64_t helper_x87(DbtCpu *env, uint64_t ea, uint64_t b, uint64_t cc, uint64_t imm)
+{
+    if (env->s.cr0 & (CR0_EM | CR0_TS))
+        dbt_raise(env, EXC_NM, 0, 0);
+    dbt_fail(env, "x87 emulation needs an x86 host for now (x87 instruction at %#llx)",
+             (unsigned long long)env->cur_eip);
+}
+
+#endif /* HOST_X87 */
 
 uint64_t helper_fwait(DbtCpu *env, uint64_t a, uint64_t b, uint64_t c, uint64_t imm)
 {
@@ -1264,9 +1175,8 @@ uint64_t helper_fxsave(DbtCpu *env, uint64_t ea, uint64_t b, uint64_t cc, uint64
     uint32_t mxcsr = (uint32_t)get_le(img + 24, 4);
     if (mxcsr & ~MXCSR_MASK)
         dbt_raise(env, EXC_GP, 1, 0);
-    bool had_es = s->fsw & FSW_ES;
     s->fcw = fcw_load((uint16_t)get_le(img, 2));
-    s->fsw = (uint16_t)get_le(img + 2, 2);
+    s->fsw = (uint16_t)((s->fsw & (FSW_ES | FSW_B)) | (get_le(img + 2, 2) & ~(FSW_ES | FSW_B)));
     s->fop = get_le(img + 6, 2) & 0x7ff;
     s->fip = get_le(img + 8, 8) & 0xffffffffffffull;
     s->fdp = get_le(img + 16, 8) & 0xffffffffffffull;
@@ -1281,8 +1191,6 @@ uint64_t helper_fxsave(DbtCpu *env, uint64_t ea, uint64_t b, uint64_t cc, uint64
         if (!((img[4] >> p) & 1))
             s->ftw |= (uint16_t)(FTW_EMPTY << (2 * p));
     retag(s);
-    if (had_es)
-        s->fsw |= FSW_ES;
     update_es(env);
     return 0;
 }

@@ -988,7 +988,9 @@ HELPER(helper_hlt)
 HELPER(helper_cpuid)
 {
     uint32_t out[4];
-    cpu_cpuid((uint32_t)env->s.regs[R_EAX], (uint32_t)env->s.regs[R_ECX], out);
+    /* the model follows the machine: the APIC bit only when the board has one */
+    CpuModel cm = cpu_model_make(env->m->has_apic);
+    cpu_cpuid_model(&cm, (uint32_t)env->s.regs[R_EAX], (uint32_t)env->s.regs[R_ECX], out);
     env->s.regs[R_EAX] = out[0];
     env->s.regs[R_EBX] = out[1];
     env->s.regs[R_ECX] = out[2];

@@ -117,6 +117,7 @@ struct JitSlot {
      * to `via_cc` (store the flags, jmp at site_cc to the next block) or, when the next block
      * writes all flags before anything can see them, to `via_nocc` (jmp at site_nocc). */
     uint8_t *site, *unlinked, *via_cc, *via_nocc, *site_cc, *site_nocc;
+    bool nocc_direct; /* via_nocc is just its jmp: link site straight to the next block */
     Block *from, *to;
     uint64_t eip;
     JitSlot *next_in, **pprev_in; /* in to's list of incoming links */
@@ -1098,7 +1099,9 @@ static void emit_leave(Cg *g, uint64_t eip, JitSlot *slot, unsigned nins)
         emit_home_all(g);
         jmp_site(g, sl[4]);
         bind(g, sl[3]); /* via_nocc */
+        uint32_t at = g->buf[g->cur].len;
         emit_home_all(g);
+        slot->nocc_direct = g->buf[g->cur].len == at;
         jmp_site(g, sl[5]);
         bind(g, sl[1]); /* unlinked */
     }
@@ -1598,6 +1601,33 @@ static Val carry_val(Cg *g)
     return VR(d);
 }
 
+/* Whether carry_to_host() can set the host carry flag (without emitting anything). */
+static bool carry_available(Cg *g)
+{
+    Pcc *p = &g->cc;
+    CcState cs;
+    need_flags(g);
+    if (pcc_const(g, &cs))
+        return true;
+    if (!p->active)
+        return false;
+    switch (p->op) {
+    case CC_OP_ADD:
+    case CC_OP_SUB:
+    case CC_OP_LOGIC:
+    case CC_OP_INC:
+    case CC_OP_DEC:
+    case CC_OP_SHL:
+    case CC_OP_SHR:
+        return true;
+    case CC_OP_ADC:
+    case CC_OP_SBB:
+        return g->hf;
+    default:
+        return false;
+    }
+}
+
 /* Set the host carry flag to the pending record's CF, right before an ADC/SBB. */
 static bool carry_to_host(Cg *g)
 {
@@ -1739,24 +1769,29 @@ static bool gen_alu_noflags(Cg *g, const IrOp *o, int i)
             tset(g, o->d, masked(g, a, size));
             return true;
         }
-        d = ralloc(g);
         /* the operand widened as the guest's shift sees it, then shifted at 32 or 64 bits */
         int wsz = sz == 8 ? 8 : 4;
-        if (a.kind == VCONST)
-            mov_ri(g, d,
-                   sar ? (uint64_t)((int64_t)(a.imm << (64 - 8 * size)) >> (64 - 8 * size))
-                       : a.imm & m);
-        else if (sar)
-            movsx(g, d, a.reg, sz);
-        else if (shr && g->wid[a.reg] > size)
-            movzx(g, d, a.reg, sz);
-        else
-            mov_rr(g, wsz, d, a.reg);
+        if (a.kind == VREG && in_place(g, o, i) >= 0) {
+            d = a.reg; /* 32-bit: the register holds the operand zero-extended already */
+        } else {
+            d = ralloc(g);
+            if (a.kind == VCONST)
+                mov_ri(g, d,
+                       sar ? (uint64_t)((int64_t)(a.imm << (64 - 8 * size)) >> (64 - 8 * size))
+                           : a.imm & m);
+            else if (sar)
+                movsx(g, d, a.reg, sz);
+            else if (shr && g->wid[a.reg] > size)
+                movzx(g, d, a.reg, sz);
+            else
+                mov_rr(g, wsz, d, a.reg);
+        }
         if (b.kind == VCONST)
             shift_ri(g, wsz, sar ? SH_SAR : shr ? SH_SHR : SH_SHL, d, (int)(b.imm & cmask));
         else
             shiftx(g, wsz, sar ? 2 : shr ? 3 : 1, d, d, b.reg);
-        mask_reg(g, d, sz);
+        if (sz < 4)
+            mask_reg(g, d, sz);
         break;
     }
     case ALU_ROL:
@@ -1773,12 +1808,15 @@ static bool gen_alu_noflags(Cg *g, const IrOp *o, int i)
             tset(g, o->d, masked(g, a, size));
             return true;
         }
-        d = ralloc(g);
-        load_val(g, d, a);
-        if ((op == ALU_RCL || op == ALU_RCR) && !carry_to_host(g)) {
-            release(g, d);
+        bool rc = op == ALU_RCL || op == ALU_RCR;
+        if (rc && !carry_available(g))
             return false;
-        }
+        if (a.kind == VREG && in_place(g, o, i) >= 0)
+            d = a.reg;
+        else
+            d = ralloc(g), load_val(g, d, a);
+        if (rc)
+            carry_to_host(g);
         shift_ri(g, sz, op - ALU_ROL, d, (int)c); /* group 2: rol 0, ror 1, rcl 2, rcr 3 */
         if (sz < 4)
             mask_reg(g, d, sz);
@@ -1786,12 +1824,13 @@ static bool gen_alu_noflags(Cg *g, const IrOp *o, int i)
     }
     case ALU_ADC:
     case ALU_SBB:
-        d = ralloc(g);
-        load_val(g, d, a);
-        if (!carry_to_host(g)) {
-            release(g, d);
+        if (!carry_available(g))
             return false;
-        }
+        if (a.kind == VREG && in_place(g, o, i) >= 0)
+            d = a.reg;
+        else
+            d = ralloc(g), load_val(g, d, a);
+        carry_to_host(g);
         alu_v(g, sz, hop[op], d, b);
         if (sz < 4)
             mask_reg(g, d, sz);
@@ -2882,7 +2921,7 @@ void jit_link_last_exit(DbtCpu *env, Block *next)
         return;
     if (next->jit->flags_dead_in) {
         patch(s->site_nocc, next->host_code);
-        patch(s->site, s->via_nocc);
+        patch(s->site, s->nocc_direct ? next->host_code : s->via_nocc);
     } else {
         patch(s->site_cc, next->host_code);
         patch(s->site, s->via_cc);

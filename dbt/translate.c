@@ -974,10 +974,13 @@ static void translate_one(Tr *t)
             wr(t, &d, r);
         return;
     }
-    case X86_INS_BSF: case X86_INS_BSR: {
+    /* F3 0F BC/BD are TZCNT/LZCNT only with BMI1/LZCNT, which the CPUID model does not offer:
+     * without them the CPU ignores the prefix and runs BSF/BSR (Linux's __ffs uses "rep bsf") */
+    case X86_INS_BSF: case X86_INS_BSR: case X86_INS_TZCNT: case X86_INS_LZCNT: {
         Loc d = loc(t, 0), s = loc(t, 1);
         int v = rd(t, &s), old = rd(t, &d);
-        wr(t, &d, helper(t, helper_bsf, v, old, -1, d.size | (id == X86_INS_BSR ? 0x100 : 0)));
+        bool rev = id == X86_INS_BSR || id == X86_INS_LZCNT;
+        wr(t, &d, helper(t, helper_bsf, v, old, -1, d.size | (rev ? 0x100 : 0)));
         return;
     }
     case X86_INS_SHLD: case X86_INS_SHRD: {

@@ -145,9 +145,17 @@ static bool extint_pending(const ApicState *s)
     return !(lvt0 & APIC_LVT_MASKED) && lvt_dm(lvt0) == APIC_DM_EXTINT && pic_pending(s);
 }
 
+/* What the CPU is offered. Every change of state that can move it ends in update_output(),
+ * the 8259's through apic_set_lint(), so apic_intr_pending() (asked at every block entry by
+ * the translator) reads the level kept here. */
+static bool compute_pending(const ApicState *s)
+{
+    return extint_pending(s) || irr_deliverable(s) >= 0;
+}
+
 static void update_output(ApicState *s)
 {
-    bool level = apic_intr_pending(s);
+    bool level = compute_pending(s);
     if (level == s->out_level)
         return;
     s->out_level = level;
@@ -619,7 +627,7 @@ ApicState *apic_init(AddressSpace *as, Clock *clock, uint8_t id, const ApicBoard
         apic_free(s);
         return NULL;
     }
-    s->out_level = apic_intr_pending(s);
+    s->out_level = compute_pending(s);
     return s;
 }
 
@@ -650,13 +658,19 @@ int apic_set_base(ApicState *s, uint64_t val)
 {
     if (val & ~BASE_WRITABLE)
         return -EINVAL;
-    bool was_enabled = hw_enabled(s);
+    uint64_t old = s->base;
     s->base = val;
-    if (was_enabled && !hw_enabled(s))
-        reset_regs(s); /* SDM 10.4.3: back to the power-up state */
     int rc = remap(s);
+    if (rc) {
+        /* refused as a whole: the old window comes back where it was free a moment ago */
+        s->base = old;
+        remap(s);
+        return rc;
+    }
+    if ((old & APIC_BASE_EN) && !hw_enabled(s))
+        reset_regs(s); /* SDM 10.4.3: back to the power-up state */
     update_output(s);
-    return rc;
+    return 0;
 }
 
 uint8_t apic_get_tpr(ApicState *s)
@@ -713,7 +727,7 @@ bool apic_deliver(ApicState *s, const ApicMsg *msg)
 
 bool apic_intr_pending(ApicState *s)
 {
-    return extint_pending(s) || irr_deliverable(s) >= 0;
+    return s->out_level;
 }
 
 int apic_intr_ack(ApicState *s)

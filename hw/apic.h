@@ -175,7 +175,9 @@ typedef struct ApicMsg {
 
 /* What the board connects; every callback may be NULL (unconnected). */
 typedef struct ApicBoard {
-    /* The 8259's INTR output and its acknowledge cycle (the vector it gives) */
+    /* The 8259's INTR output and its acknowledge cycle (the vector it gives). The board also
+     * drives LINT0 (apic_set_lint) with every change of that output: the APIC's own output
+     * is recomputed then. */
     bool (*pic_pending)(void *opaque);
     int (*pic_ack)(void *opaque);
     /* The APIC's output to the CPU changed (either way): wake or kick the vCPU */
@@ -203,8 +205,9 @@ void apic_free(ApicState *s);
 void apic_reset(ApicState *s);
 
 /* IA32_APIC_BASE. apic_set_base returns 0, -EINVAL for reserved bits (bits 0-7, 9, 10, above
- * bit 35: the WRMSR raises #GP) or -EEXIST if the new base overlaps other regions (the
- * registers are then unmapped until the base is set again; the value is kept). */
+ * bit 35) or -EEXIST if the new base overlaps other regions (the address space cannot put the
+ * registers over RAM or a device, as hardware would): either way nothing changes and the
+ * WRMSR raises #GP. */
 uint64_t apic_get_base(ApicState *s);
 int apic_set_base(ApicState *s, uint64_t val);
 

@@ -8,6 +8,7 @@
 #include <glib.h>
 
 #include "cpu/cpuid.h"
+#include "hw/acpi.h"
 #include "hw/apic.h"
 #include "hw/blockdev.h"
 #include "hw/chardev.h"
@@ -39,12 +40,13 @@ typedef struct PcDevices {
     CharDev *debugcon_chr;
     DebugCon *debugcon;
     I8259State *pic;
-    ApicState *apic;     /* NULL with cfg.no_apic, and then no IOAPIC either */
+    ApicState *apic; /* NULL with cfg.no_apic, and then no IOAPIC either */
     IoapicState *ioapic;
     I8254State *pit;
     RtcState *rtc;
     I8042State *kbc;
     Port92State *port92;
+    AcpiPm *acpi_pm; /* the ACPI PM registers (hw/acpi.h): how a guest powers off */
     VgaState *vga;
     IdeController *ide; /* PIIX3 function 1: the drives of cfg->ide */
     bool a20_kbc, a20_port92; /* the two A20 sources, ORed as the chipset does */
@@ -318,6 +320,11 @@ static void on_legacy_reset(void *opaque)
     machine_request_reset(opaque);
 }
 
+static void on_acpi_poweroff(void *opaque)
+{
+    machine_request_stop(opaque, STOP_POWEROFF, 0, NULL);
+}
+
 /* The CMOS bytes a PC BIOS reads, as QEMU's pc_cmos_init fills them for SeaBIOS (which sizes
  * RAM from 0x34/0x35, else 0x30/0x31, and memory above 4 GiB from 0x5b-0x5d). */
 #define CMOS_SHUTDOWN_STATUS 0x0f
@@ -442,6 +449,11 @@ static int pc_legacy_init(Machine *m, PcDevices *d, char *err, size_t errlen)
     d->port92 = port92_init(m->io, PORT92_PORT, &p92_board);
     if (!d->kbc || !d->port92) {
         snprintf(err, errlen, "cannot register the keyboard controller or port 0x%x", PORT92_PORT);
+        return -1;
+    }
+    d->acpi_pm = acpi_pm_init(m->io, ACPI_PM_BASE, m->clock, on_acpi_poweroff, m);
+    if (!d->acpi_pm) {
+        snprintf(err, errlen, "cannot register the ACPI PM registers at 0x%x", ACPI_PM_BASE);
         return -1;
     }
     /* A20 on at power on, as QEMU's CPU reset leaves it: the keyboard controller's output
@@ -682,12 +694,15 @@ void pc_reset(Machine *m)
         ioapic_reset(d->ioapic);
     if (d->apic)
         apic_reset(d->apic);
+    m->nmi_pending = false;
     if (d->pit)
         i8254_reset(d->pit);
     if (d->kbc)
         i8042_reset(d->kbc);
     if (d->port92)
         port92_reset(d->port92);
+    if (d->acpi_pm)
+        acpi_pm_reset(d->acpi_pm);
     if (d->com1)
         serial_reset(d->com1);
     if (d->vga)
@@ -917,6 +932,7 @@ void pc_free(Machine *m)
         serial_free(d->com1);
         debugexit_free(d->debugexit);
         port92_free(d->port92);
+        acpi_pm_free(d->acpi_pm);
         i8042_free(d->kbc);
         rtc_free(d->rtc);
         i8254_free(d->pit);
@@ -948,4 +964,44 @@ void pc_free(Machine *m)
         g_free(d);
     }
     g_free(m);
+}
+
+/* --- what firmware would tell a kernel: the e820 map and the ACPI tables --- */
+
+size_t pc_e820(Machine *m, E820Entry *e, size_t max)
+{
+    const E820Entry map[] = {
+        {0, PC_EBDA_BASE, E820_RAM},
+        {PC_EBDA_BASE, PC_LOWMEM_END - PC_EBDA_BASE, E820_RESERVED},
+        {PC_ACPI_BASE, PC_HIGHMEM_START - PC_ACPI_BASE, E820_RESERVED},
+        {PC_HIGHMEM_START, m->ram_size - PC_HIGHMEM_START, E820_RAM},
+        {PC_FLASH_BASE, PC_FLASH_SIZE, E820_RESERVED},
+    };
+    size_t n = sizeof(map) / sizeof(map[0]);
+    for (size_t i = 0; i < n && i < max; i++)
+        e[i] = map[i];
+    return n < max ? n : max;
+}
+
+int pc_write_acpi_tables(Machine *m, uint64_t *rsdp, char *err, size_t errlen)
+{
+    PcDevices *d = m->devices;
+    AcpiConfig cfg = {
+        .pm_base = ACPI_PM_BASE,
+        .sci_irq = ACPI_SCI_IRQ,
+        .apic = d->apic != NULL,
+        .lapic_addr = (uint32_t)APIC_DEFAULT_BASE,
+        .ioapic_addr = (uint32_t)IOAPIC_DEFAULT_BASE,
+        .apic_id = PC_APIC_ID,
+        .ioapic_id = PC_IOAPIC_ID,
+    };
+    uint8_t buf[ACPI_TABLES_MAX];
+    size_t n = acpi_build_tables(buf, sizeof(buf), PC_ACPI_BASE, &cfg);
+    if (!n || as_load(m->as, PC_ACPI_BASE, buf, n)) {
+        snprintf(err, errlen, "cannot write the ACPI tables at 0x%llx",
+                 (unsigned long long)PC_ACPI_BASE);
+        return -1;
+    }
+    *rsdp = PC_ACPI_BASE;
+    return 0;
 }

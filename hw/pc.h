@@ -19,7 +19,8 @@
  * 00:02.0 as QEMU's stdvga (1234:1111; BAR0 the 16 MiB linear framebuffer, unmapped until the
  * firmware or guest assigns it and enables memory decode).
  * Devices: COM1 16550A at 0x3f8 (IRQ 4 once an interrupt controller exists), QEMU's
- * isa-debug-exit at 0xf4 (4 ports) which stops the machine with STOP_EXIT_DEVICE.
+ * isa-debug-exit at 0xf4 (4 ports) which stops the machine with STOP_EXIT_DEVICE, the ACPI
+ * PM registers at 0x600 (hw/acpi.h: entering S5 stops the machine with STOP_POWEROFF).
  */
 #ifndef DUALVM_HW_PC_H
 #define DUALVM_HW_PC_H
@@ -79,6 +80,21 @@ Machine *pc_new(const MachineConfig *cfg, char *err, size_t errlen);
  * NMI. Nothing to do (returns 0) without an APIC; with firmware do not call it (SeaBIOS makes
  * its own). -1 with the reason in err if that memory is not RAM. */
 int pc_write_mp_table(Machine *m, char *err, size_t errlen);
+
+/* The e820 map a BIOS would report for this board, for a kernel booted without firmware:
+ * RAM 0-PC_EBDA_BASE, reserved PC_EBDA_BASE-0xA0000 (the EBDA, where the MP table is), reserved
+ * PC_ACPI_BASE-1 MiB (BIOS area: the ACPI tables), RAM from 1 MiB to the top, reserved the
+ * flash below 4 GiB. Fills at most max entries of e; returns how many. */
+#define PC_EBDA_BASE PC_MPTABLE_BASE
+#define PC_ACPI_BASE 0xe0000ull
+#define PC_E820_MAX 8
+size_t pc_e820(Machine *m, E820Entry *e, size_t max);
+
+/* For a kernel booted without firmware: the ACPI tables (hw/acpi.h: RSDP, RSDT, FADT with the
+ * board's PM registers, FACS, a DSDT with \_S5, and a MADT when there are APICs) at
+ * PC_ACPI_BASE, in the BIOS area an OS scans for the RSDP (the PAM area's ROM, which holds
+ * no firmware then). *rsdp = the RSDP's address. -1 with the reason in err. */
+int pc_write_acpi_tables(Machine *m, uint64_t *rsdp, char *err, size_t errlen);
 
 /* Called by the run loop between guest slices: pulls serial input, and turns the user's
  * Ctrl-A x into machine_request_stop(STOP_SIGNAL, 0). */

@@ -21,10 +21,12 @@
 #ifndef DUALVM_LOADERS_LOADER_H
 #define DUALVM_LOADERS_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "cpu/cpu.h"
+#include "hw/fw_cfg.h" /* E820Entry */
 #include "hw/memory.h"
 
 /* Multiboot v1 kernel (ELF32 i386, or any file whose header carries the a.out-kludge load
@@ -53,6 +55,48 @@ int load_flat(AddressSpace *as, uint64_t ram_size, CpuState *cpu, const char *pa
 #define FIRMWARE_ALIGN (64u * 1024)
 #define FIRMWARE_MAX_SIZE (256u * 1024)
 int load_bios(AddressSpace *as, const char *path, char *err, size_t errlen);
+
+/* Linux kernel (bzImage), booted without firmware through the x86 boot protocol
+ * (Documentation/arch/x86/boot.rst), protocol 2.02 or newer. The setup header is checked
+ * (magic "HdrS", boot flag, protocol version, bzImage, sizes against the file, the build's
+ * CRC-32 where the image is unsigned), the protected-mode kernel is loaded at 1 MiB, the
+ * initrd (checked: cpio archives walked entry by entry, compressed data or a file-system
+ * image) page aligned as high as initrd_addr_max allows below the top of the RAM that runs on
+ * from 1 MiB, and boot_params at LINUX_BOOT_PARAMS_ADDR gets the setup header, type_of_loader
+ * 0xff, the command line (at LINUX_CMDLINE_ADDR), the initrd, the e820 map and (protocol
+ * 2.14+) the ACPI RSDP address. CPU, 32-bit entry: flat protected mode, paging off, CS 0x10,
+ * DS/ES/SS/FS/GS 0x18 (a GDT at LOADER_FLAT_GDT_ADDR), EIP 1 MiB, ESI = boot_params, other GPRs
+ * 0, interrupts off. With long_mode, an x86-64 kernel (xloadflags bit 0) is entered at its
+ * 64-bit entry (1 MiB + 0x200) in long mode: CS 0x10 with L set, EFER.LME|LMA, CR4.PAE, CR0.PG,
+ * CR3 an identity map of the first 4 GiB in 2 MiB pages at 0x1000-0x6fff. Without long_mode an
+ * x86-64 kernel is refused (-ENOTSUP). Memory the kernel unpacks itself into (pref_address +
+ * init_size) must be RAM. */
+#define LINUX_BOOT_PARAMS_ADDR 0x10000u
+#define LINUX_CMDLINE_ADDR 0x20000u
+#define LINUX_CMDLINE_MAX 0x10000u /* with its NUL */
+
+typedef struct LinuxBoot {
+    const char *kernel;      /* bzImage */
+    const char *initrd;      /* NULL: none */
+    const char *cmdline;     /* NULL: empty */
+    const E820Entry *e820;   /* the machine's memory map as a BIOS reports it (at most 128) */
+    size_t e820_count;
+    uint64_t acpi_rsdp;      /* 0: none */
+    bool long_mode;          /* the engine can start the CPU in long mode */
+} LinuxBoot;
+
+typedef struct LinuxBootInfo {
+    uint16_t version; /* boot protocol, 0x020f = 2.15 */
+    bool entry64;     /* entered at the 64-bit entry point */
+    uint64_t kernel_addr, kernel_size, initrd_addr, initrd_size;
+} LinuxBootInfo;
+
+/* True when path is a readable file with the setup header magic "HdrS" at 0x202. */
+bool linux_is_bzimage(const char *path);
+
+/* info may be NULL. */
+int load_linux(AddressSpace *as, uint64_t ram_size, CpuState *cpu, const LinuxBoot *lb,
+               LinuxBootInfo *info, char *err, size_t errlen);
 
 #define MULTIBOOT_BOOTLOADER_MAGIC 0x2BADB002u
 #define MULTIBOOT_INFO_ADDR 0x9000u

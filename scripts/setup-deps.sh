@@ -14,6 +14,8 @@ packages=(
     nasm                                        # test guests (tests/guests)
     qemu-system-x86                             # runs the test guests as a known-good reference
     seabios                                     # firmware for BIOS guests
+    xorriso isolinux syslinux-common            # boot test CD images (tests/boot)
+    xvfb xdotool                                # window tests (tests/ui): a virtual X server, typing
     zlib1g-dev                                  # the SingleStepTests runner reads .gz cases
     python3 gnuplot-nox                         # benchmarks/: the harness and its charts
 )

@@ -47,7 +47,8 @@ struct Display {
     uint64_t taken_seq; /* (L) the last one the window took */
     uint64_t last_key;
     bool have_key;
-    int64_t next_frame; /* host monotonic ns */
+    unsigned guest_buttons; /* the buttons the mouse last reported (vCPU thread) */
+    int64_t next_frame;     /* host monotonic ns */
 
     /* -screenshot-every */
     char *shot_png, *shot_text;
@@ -214,11 +215,14 @@ static void take_input(Display *d)
         }
         pthread_mutex_unlock(&d->lock);
         for (unsigned i = 0; i < n && d->kbc; i++) {
-            if (batch[i].kind == IN_KEY)
-                i8042_key_event(d->kbc, batch[i].key, batch[i].down);
-            else
-                i8042_mouse_event(d->kbc, batch[i].dx, batch[i].dy, batch[i].dz,
-                                  batch[i].buttons);
+            const InputEvent *e = &batch[i];
+            if (e->kind == IN_KEY) {
+                i8042_key_event(d->kbc, e->key, e->down);
+            } else if (e->dx || e->dy || e->dz || e->buttons != d->guest_buttons) {
+                /* (motions that merged to nothing make no packet) */
+                i8042_mouse_event(d->kbc, e->dx, e->dy, e->dz, e->buttons);
+                d->guest_buttons = e->buttons;
+            }
         }
         if (off) /* the first request wins: a repeat is ignored */
             machine_request_stop(d->m, STOP_POWEROFF, 0, "%s", why);

@@ -93,8 +93,8 @@ static const unsigned short pc_key[SDL_NUM_SCANCODES] = {
     [SDL_SCANCODE_LGUI] = E0(0x5b), /* left Windows */
     [SDL_SCANCODE_LALT] = 0x38,
     [SDL_SCANCODE_SPACE] = 0x39,
-    [SDL_SCANCODE_RALT] = E0(0x38), /* AltGr */
-    [SDL_SCANCODE_RGUI] = E0(0x5c), /* right Windows */
+    [SDL_SCANCODE_RALT] = E0(0x38),        /* AltGr */
+    [SDL_SCANCODE_RGUI] = E0(0x5c),        /* right Windows */
     [SDL_SCANCODE_APPLICATION] = E0(0x5d), /* Menu */
     [SDL_SCANCODE_RCTRL] = E0(0x1d),
 

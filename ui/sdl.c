@@ -1,7 +1,11 @@
 #include "ui/sdl.h"
 
+#include <langinfo.h>
+#include <locale.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <SDL.h>
@@ -21,9 +25,9 @@ typedef struct Sdl {
     int tex_w, tex_h;
     Surface *front;
     bool grabbed, fullscreen, redraw, kick;
-    unsigned buttons;                   /* I8042_BTN_* the guest sees held */
-    uint8_t held[SDL_NUM_SCANCODES];    /* keys the guest was told are down */
-    uint8_t hotkey[SDL_NUM_SCANCODES];  /* hot keys down: their release is ours too */
+    unsigned buttons;                  /* I8042_BTN_* the guest sees held */
+    uint8_t held[SDL_NUM_SCANCODES];   /* keys the guest was told are down */
+    uint8_t hotkey[SDL_NUM_SCANCODES]; /* hot keys down: their release is ours too */
     char title[160];
 
     void (*run)(void *arg);
@@ -32,16 +36,47 @@ typedef struct Sdl {
     Uint32 wake_event;
 } Sdl;
 
+/* SDL hands the title to X through the C library's locale: in the "C" locale (no LANG, as in
+ * CI) a UTF-8 title ("dualvm — dbt") would not reach _NET_WM_NAME. Take the user's character
+ * set, and UTF-8 where that is plain ASCII. Only LC_CTYPE: numbers keep their C format. */
+static void utf8_ctype(void)
+{
+    setlocale(LC_CTYPE, "");
+    const char *cs = nl_langinfo(CODESET);
+    if (strcmp(cs, "UTF-8") && strcmp(cs, "utf8"))
+        setlocale(LC_CTYPE, "C.UTF-8");
+}
+
 int sdl_init(char *err, size_t errlen)
 {
+    utf8_ctype();
     /* main.c's SIGINT/SIGTERM handlers stay in charge */
     SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
     SDL_SetHint(SDL_HINT_VIDEO_X11_NET_WM_BYPASS_COMPOSITOR, "0");
     SDL_SetHint(SDL_HINT_VIDEO_ALLOW_SCREENSAVER, "1");
     SDL_SetHint(SDL_HINT_GRAB_KEYBOARD, "1"); /* while grabbed, Alt-Tab & co. go to the guest */
-    SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "nearest");
+    SDL_SetHint(SDL_HINT_RENDER_SCALE_QUALITY, "linear"); /* smooth when scaled; 1:1 is exact */
+    SDL_SetHint(SDL_HINT_APP_NAME, "dualvm");
+    SDL_SetHint("SDL_VIDEO_X11_WMCLASS", "dualvm"); /* whatever the binary is called */
+    /* Only the window system the environment names (SDL would otherwise go on from a missing
+     * X server to Wayland, whose library complains on stderr, and end at its "offscreen"
+     * driver, which draws nowhere); with neither, the Linux console's KMS/DRM. SDL_VIDEODRIVER
+     * set by the user wins. */
+    const char *x11 = getenv("DISPLAY"), *wl = getenv("WAYLAND_DISPLAY");
+    bool have_x11 = x11 && *x11, have_wl = wl && *wl, chosen = !getenv("SDL_VIDEODRIVER");
+    if (chosen)
+        SDL_SetHint(SDL_HINT_VIDEODRIVER, have_x11 && have_wl ? "x11,wayland"
+                                          : have_x11          ? "x11"
+                                          : have_wl           ? "wayland"
+                                                              : "KMSDRM");
     if (SDL_Init(SDL_INIT_VIDEO)) {
-        snprintf(err, errlen, "%s", SDL_GetError());
+        snprintf(err, errlen, "SDL: %s", SDL_GetError());
+        return -1;
+    }
+    const char *drv = SDL_GetCurrentVideoDriver();
+    if (chosen && drv && (!strcmp(drv, "offscreen") || !strcmp(drv, "dummy"))) {
+        snprintf(err, errlen, "no screen to open a window on (SDL's %s driver)", drv);
+        SDL_Quit();
         return -1;
     }
     return 0;
@@ -55,8 +90,8 @@ static void update_title(Sdl *s)
     int n = snprintf(t, sizeof(t), "dualvm \u2014 %s", s->engine);
     double mips = display_mips(s->d);
     if (mips >= 0 && n < (int)sizeof(t))
-        n += snprintf(t + n, sizeof(t) - (size_t)n, mips < 10 ? " \u2014 %.1f MIPS" : " \u2014 %.0f MIPS",
-                      mips);
+        n += snprintf(t + n, sizeof(t) - (size_t)n,
+                      mips < 10 ? " \u2014 %.1f MIPS" : " \u2014 %.0f MIPS", mips);
     if (s->grabbed && n < (int)sizeof(t))
         snprintf(t + n, sizeof(t) - (size_t)n, " \u2014 Ctrl-Alt-G releases the mouse");
     if (strcmp(t, s->title)) {
@@ -151,12 +186,18 @@ static bool hotkey(Sdl *s, const SDL_KeyboardEvent *k)
 static unsigned button_bit(Uint8 b)
 {
     switch (b) {
-    case SDL_BUTTON_LEFT: return I8042_BTN_LEFT;
-    case SDL_BUTTON_RIGHT: return I8042_BTN_RIGHT;
-    case SDL_BUTTON_MIDDLE: return I8042_BTN_MIDDLE;
-    case SDL_BUTTON_X1: return I8042_BTN_4;
-    case SDL_BUTTON_X2: return I8042_BTN_5;
-    default: return 0;
+    case SDL_BUTTON_LEFT:
+        return I8042_BTN_LEFT;
+    case SDL_BUTTON_RIGHT:
+        return I8042_BTN_RIGHT;
+    case SDL_BUTTON_MIDDLE:
+        return I8042_BTN_MIDDLE;
+    case SDL_BUTTON_X1:
+        return I8042_BTN_4;
+    case SDL_BUTTON_X2:
+        return I8042_BTN_5;
+    default:
+        return 0;
     }
 }
 

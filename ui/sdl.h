@@ -25,7 +25,10 @@
 #include "hw/vga.h"
 #include "ui/display.h"
 
-/* Initialise SDL's video subsystem (nothing else of SDL). 0, or -1 with SDL's reason in err. */
+/* Initialise SDL's video subsystem (nothing else of SDL), for the window system the
+ * environment names: X11 where DISPLAY is set, Wayland where WAYLAND_DISPLAY is, else the
+ * console's KMS/DRM (SDL_VIDEODRIVER, if set, decides instead). 0, or -1 with the reason in
+ * err. */
 int sdl_init(char *err, size_t errlen);
 
 /* Open the window at vga's current picture size, start run(arg) on a new thread (the vCPU

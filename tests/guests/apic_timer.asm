@@ -21,6 +21,7 @@ high_isr:       resd 1              ; ISR bank of 0x90 as the 0x90 handler saw i
 high_ppr:       resd 1
 timer_count:    resd 1
 oneshot_count:  resd 1
+apic_base_msr:  resd 1
 
 section .text
 main:
@@ -44,6 +45,19 @@ main:
     PRINTHEX dword [L_VER]
     PRINT `\n`
     CHECK dword [L_VER], 0x00050014, "version 0x14, max LVT entry 5"
+    mov ecx, 0x1B                       ; IA32_APIC_BASE
+    rdmsr
+    PRINT "apic: IA32_APIC_BASE 0x"
+    PRINTHEX eax
+    mov [apic_base_msr], eax
+    mov eax, 1
+    cpuid
+    shr edx, 9
+    and edx, 1
+    PRINT ", CPUID.1:EDX.APIC "
+    PRINTDEC edx
+    PRINT `\n`
+    CHECK dword [apic_base_msr], 0xFEE00900, "IA32_APIC_BASE: the default base, enabled, BSP"
     CHECK dword [L_SVR], SVR_ENABLE | V_SPURIOUS, "SVR reads back"
     mov dword [L_ESR], 0
     CHECK dword [L_ESR], 0, "no errors"

@@ -15,8 +15,6 @@
 ; selectors of our own GDT
 %define S_CODE0     0x08                ; the selectors guest.inc's IDT uses stay the same
 %define S_DATA0     0x10
-%define S_CODE3     0x20
-%define S_DATA3     0x28
 %define S_CODE16    0x30                ; base 0x10000, 64 KiB: the real-mode trampoline
 %define S_DATA16    0x38                ; base 0, 64 KiB: real-mode-like data limits
 %define S_TSS       0x40
@@ -28,12 +26,13 @@
 %define S_NOTPRES   0x70                ; data, not present
 %define S_DATA1     0x78                ; data, DPL 1
 %define GDT_ENTRIES 16
+%define GDT2_ENTRIES GDT_ENTRIES
 
 %define RM_BASE     0x10000             ; the trampoline's copy (segment 0x1000)
 %define RM_SEG      0x1000
-%define R3_STACK    0x7f000             ; ring-3 stack top (flat)
-%define R0_STACK    0x7e000             ; ring-0 stack of the TSS (flat)
 %define LDT_BASE    0x12340             ; base of the LDT's data segment
+
+%include "pm_common.inc"
 
 section .bss
 alignb 8
@@ -43,15 +42,8 @@ alignb 16
 tss:            resb 104
 iomap:          resb 2048               ; bitmap for ports 0..0x3fff (the rest: past the limit)
 tss_end:
-r0_esp:         resd 1                  ; ring-0 ESP while ring 3 runs
-resume_eip:     resd 1
-resume_esp:     resd 1
-got_vec:        resd 1
-got_err:        resd 1
-got_eip:        resd 1
-frame:          resd 8                  ; a handler's view of its stack frame
+gframe:         resd 8                  ; the same for the call gates
 pm_esp:         resd 1
-r3_val:         resd 4
 
 section .data
 gdt2_desc:
@@ -63,77 +55,9 @@ rm_idt_saved:
 
 section .text
 
-; set_seg(EDI = selector, EBX = base, ECX = 20-bit limit, AX = access byte | flags << 8 with
-; flags G=8 D=4): a code/data/system segment descriptor in gdt2.
-set_seg:
-    pushad
-    and edi, ~7
-    add edi, gdt2
-    mov [edi], cx
-    mov [edi + 2], bx
-    mov edx, ebx
-    shr edx, 16
-    mov [edi + 4], dl
-    mov [edi + 5], al
-    shr ecx, 16
-    and cl, 0x0f
-    shl ah, 4
-    or cl, ah
-    mov [edi + 6], cl
-    mov [edi + 7], dh
-    popad
-    ret
-
-; set_gate(EDI = selector, EBX = offset, ECX = target selector, AL = access byte, AH = params)
-set_gate:
-    pushad
-    and edi, ~7
-    add edi, gdt2
-    mov [edi], bx
-    mov [edi + 2], cx
-    mov [edi + 4], ah
-    mov [edi + 5], al
-    shr ebx, 16
-    mov [edi + 6], bx
-    popad
-    ret
-
-; set_idt_gate(EAX = vector, EDX = handler, CL = access byte): a gate to S_CODE0
-set_idt_gate:
-    call idt_set                        ; present ring-0 interrupt gate ...
-    push eax
-    lea eax, [idt + eax * 8]
-    mov [eax + 5], cl                   ; ... with our type and DPL
-    pop eax
-    ret
-
-; TRY label: expect an exception before label; the catcher records it and resumes at label
-; with ESP as it was here, in ring 0 with flat data segments.
-%macro TRY 1
-    mov dword [resume_eip], %1
-    mov [resume_esp], esp
-    mov dword [got_vec], -1
-    mov dword [got_err], -1
-    mov dword [got_eip], -1
-%endmacro
-
-catcher:                                ; guest.inc's exc_hook: [esp] vector, error, EIP, CS
-    mov eax, S_DATA0
-    mov ds, eax
-    mov es, eax
-    mov eax, [esp]
-    mov [got_vec], eax
-    mov eax, [esp + 4]
-    mov [got_err], eax
-    mov eax, [esp + 8]
-    mov [got_eip], eax
-    mov ax, S_DATA0
-    mov ss, ax
-    mov esp, [resume_esp]
-    jmp [resume_eip]
-
 main:
     mov dword [exc_hook], catcher
+    call install_ds_stubs
     call build_gdt
     lgdt [gdt2_desc]
     jmp S_CODE0:.reload
@@ -164,10 +88,10 @@ build_gdt:
     mov edi, S_DATA0
     mov ax, 0xc92
     call set_seg
-    mov edi, S_CODE3
+    mov edi, PM_CODE3
     mov ax, 0xcfa                       ; DPL 3
     call set_seg
-    mov edi, S_DATA3
+    mov edi, PM_DATA3
     mov ax, 0xcf2
     call set_seg
     mov edi, S_CONF0
@@ -337,53 +261,15 @@ bits 32
 
 ; ---------------------------------------------------------------- ring 3
 
-; run_ring3(EAX = code, EDX = EFLAGS for ring 3): IRET to ring 3 at EAX with SS:ESP =
-; S_DATA3:R3_STACK; returns when ring 3 does INT 0x30 (its frame is in `frame`), or after an
-; exception the caller caught with TRY.
-run_ring3:
-    pushad
-    mov [r0_esp], esp
-    push S_DATA3 | 3
-    push R3_STACK
-    push edx
-    push S_CODE3 | 3
-    push eax
-    iret
-
-r3_return:                              ; INT 0x30 (DPL 3) from ring 3
-    push eax
-    mov eax, S_DATA0
-    mov ds, eax
-    pop eax
-    mov [r3_val], eax
-    mov eax, [esp]
-    mov [frame], eax                    ; EIP
-    mov eax, [esp + 4]
-    mov [frame + 4], eax                ; CS
-    mov eax, [esp + 8]
-    mov [frame + 8], eax                ; EFLAGS
-    mov eax, [esp + 12]
-    mov [frame + 12], eax               ; ESP
-    mov eax, [esp + 16]
-    mov [frame + 16], eax               ; SS
-    mov [frame + 20], esp               ; where the frame is: TSS.ESP0 - 20
-    mov ax, S_DATA0
-    mov es, ax
-    mov fs, ax
-    mov gs, ax
-    mov esp, [r0_esp]
-    popad
-    ret
-
 test_ring3:
     mov eax, .r3
     mov edx, 0x202 & ~0x200             ; IF clear, IOPL 0
     call run_ring3
     CHECK dword [r3_val], 3, "ring 3: CPL from CS"
-    CHECK dword [frame + 4], S_CODE3 | 3, "INT from ring 3: pushed CS"
+    CHECK dword [frame + 4], PM_CODE3 | 3, "INT from ring 3: pushed CS"
     CHECK dword [frame], .after_int, "INT from ring 3: pushed EIP"
     CHECK dword [frame + 12], R3_STACK - 4, "INT from ring 3: pushed ESP"
-    CHECK dword [frame + 16], S_DATA3 | 3, "INT from ring 3: pushed SS"
+    CHECK dword [frame + 16], PM_DATA3 | 3, "INT from ring 3: pushed SS"
     CHECK dword [frame + 20], R0_STACK - 20, "INT from ring 3: frame on TSS.SS0:ESP0"
     mov eax, [frame + 8]
     and eax, 0x3000
@@ -407,15 +293,15 @@ test_gates:
     CHECK dword [r3_val], 0x600d, "ring 3 after RETF 8: back"
     CHECK dword [r3_val + 4], R3_STACK, "RETF 8 to ring 3: ESP with parameters popped"
     CHECK dword [r3_val + 8], 0, "RETF to ring 3: DS (DPL 0) nulled"
-    CHECK dword [r3_val + 12], S_DATA3 | 3, "RETF to ring 3: ES (DPL 3) kept"
-    CHECK dword [frame], 0x2222, "gate32: parameter 1 copied"
-    CHECK dword [frame + 4], 0x3333, "gate32: parameter 2 copied"
-    CHECK dword [frame + 8], .gate32_ret, "gate32: pushed EIP"
-    CHECK dword [frame + 12], S_CODE3 | 3, "gate32: pushed CS"
-    CHECK dword [frame + 16], R3_STACK - 8, "gate32: pushed ESP"
-    CHECK dword [frame + 20], S_DATA3 | 3, "gate32: pushed SS"
-    CHECK dword [frame + 24], R0_STACK - 24, "gate32: new ESP from the TSS"
-    CHECK dword [frame + 28], S_CODE0, "gate32: CS = the gate's, CPL 0"
+    CHECK dword [r3_val + 12], PM_DATA3 | 3, "RETF to ring 3: ES (DPL 3) kept"
+    CHECK dword [gframe], 0x2222, "gate32: parameter 1 copied"
+    CHECK dword [gframe + 4], 0x3333, "gate32: parameter 2 copied"
+    CHECK dword [gframe + 8], .gate32_ret, "gate32: pushed EIP"
+    CHECK dword [gframe + 12], PM_CODE3 | 3, "gate32: pushed CS"
+    CHECK dword [gframe + 16], R3_STACK - 8, "gate32: pushed ESP"
+    CHECK dword [gframe + 20], PM_DATA3 | 3, "gate32: pushed SS"
+    CHECK dword [gframe + 24], R0_STACK - 24, "gate32: new ESP from the TSS"
+    CHECK dword [gframe + 28], S_CODE0, "gate32: CS = the gate's, CPL 0"
 
     ; 16-bit gate with 1 word parameter, from ring 3
     TRY .g16_done
@@ -423,12 +309,12 @@ test_gates:
     mov edx, 0x002
     call run_ring3
 .g16_done:
-    CHECK dword [frame], 0x4444, "gate16: parameter copied (16 bits)"
-    CHECK dword [frame + 4], S_CODE3 | 3, "gate16: pushed CS"
-    CHECK dword [frame + 8], (R3_STACK - 2) & 0xffff, "gate16: pushed SP (16 bits)"
-    CHECK dword [frame + 12], S_DATA3 | 3, "gate16: pushed SS"
-    CHECK dword [frame + 16], (R0_STACK - 10) & 0xffff, "gate16: SP after 5 words"
-    CHECK dword [frame + 20], S_CODE16G, "gate16: CS"
+    CHECK dword [gframe], 0x4444, "gate16: parameter copied (16 bits)"
+    CHECK dword [gframe + 4], PM_CODE3 | 3, "gate16: pushed CS"
+    CHECK dword [gframe + 8], (R3_STACK - 2) & 0xffff, "gate16: pushed SP (16 bits)"
+    CHECK dword [gframe + 12], PM_DATA3 | 3, "gate16: pushed SS"
+    CHECK dword [gframe + 16], (R0_STACK - 10) & 0xffff, "gate16: SP after 5 words"
+    CHECK dword [gframe + 20], S_CODE16G, "gate16: CS"
 
     ; conforming code from ring 3 runs at CPL 3
     mov eax, .r3_conf
@@ -438,7 +324,7 @@ test_gates:
     ret
 
 .r3_gate32:
-    mov ax, S_DATA3 | 3
+    mov ax, PM_DATA3 | 3
     mov es, ax
     push 0x2222
     push 0x3333
@@ -449,7 +335,7 @@ test_gates:
     movzx ecx, cx
     mov dx, es
     movzx edx, dx
-    mov ax, S_DATA3 | 3
+    mov ax, PM_DATA3 | 3
     mov ds, ax
     mov [r3_val + 4], ebx
     mov [r3_val + 8], ecx
@@ -477,22 +363,22 @@ gate32_target:                          ; ring 0, through S_GATE32
     pop eax
     push eax
     mov eax, [esp + 4 + 8]              ; [esp] ret EIP, CS, then parameters, ESP, SS
-    mov [frame + 4], eax                ; pushed last: the parameter at the caller's [esp]
+    mov [gframe + 4], eax                ; pushed last: the parameter at the caller's [esp]
     mov eax, [esp + 4 + 12]
-    mov [frame], eax
+    mov [gframe], eax
     mov eax, [esp + 4]
-    mov [frame + 8], eax
+    mov [gframe + 8], eax
     mov eax, [esp + 4 + 4]
-    mov [frame + 12], eax
+    mov [gframe + 12], eax
     mov eax, [esp + 4 + 16]
-    mov [frame + 16], eax
+    mov [gframe + 16], eax
     mov eax, [esp + 4 + 20]
-    mov [frame + 20], eax
+    mov [gframe + 20], eax
     lea eax, [esp + 4]
-    mov [frame + 24], eax
+    mov [gframe + 24], eax
     mov ax, cs
     movzx eax, ax
-    mov [frame + 28], eax
+    mov [gframe + 28], eax
     pop eax
     retf 8                              ; DS stays S_DATA0 (DPL 0): nulled on the way out
 
@@ -502,18 +388,18 @@ gate16_target:                          ; 16-bit ring-0 code through S_GATE16
     mov ds, ax
     mov ebp, esp                        ; a 32-bit stack: ESP, not SP
     movzx eax, word [ebp + 4]
-    mov [dword frame], eax              ; the parameter
+    mov [dword gframe], eax              ; the parameter
     movzx eax, word [ebp + 2]
-    mov [dword frame + 4], eax          ; CS
+    mov [dword gframe + 4], eax          ; CS
     movzx eax, word [ebp + 6]
-    mov [dword frame + 8], eax          ; SP
+    mov [dword gframe + 8], eax          ; SP
     movzx eax, word [ebp + 8]
-    mov [dword frame + 12], eax         ; SS
+    mov [dword gframe + 12], eax         ; SS
     movzx eax, sp
-    mov [dword frame + 16], eax
+    mov [dword gframe + 16], eax
     mov ax, cs
     movzx eax, ax
-    mov [dword frame + 20], eax
+    mov [dword gframe + 20], eax
     mov ax, S_DATA0
     mov ss, ax
     mov esp, [dword resume_esp]
@@ -523,10 +409,11 @@ bits 32
 ; ---------------------------------------------------------------- privilege checks
 
 ; R3_EXPECT code, vector, error, "name": run code in ring 3 (IOPL 0), expect an exception
-%macro R3_EXPECT 4
+%macro R3_EXPECT 4-5 0
     TRY %%caught
     mov eax, %1
     mov edx, 0x002
+    mov ebx, %5                         ; for the code's use
     call run_ring3
 %%caught:
     CHECK dword [got_vec], %2, %4
@@ -538,8 +425,8 @@ test_privilege:
     R3_EXPECT r3_cli, 13, 0, "ring 3 CLI (IOPL 0): #GP(0)"
     R3_EXPECT r3_hlt, 13, 0, "ring 3 HLT: #GP(0)"
     R3_EXPECT r3_movcr, 13, 0, "ring 3 MOV CR3: #GP(0)"
-    R3_EXPECT r3_lds0, 13, S_DATA0, "ring 3 loads a DPL-0 data segment: #GP(sel)"
-    R3_EXPECT r3_lss, 13, S_DATA3, "ring 3 loads SS with RPL 0: #GP(sel)"
+    R3_EXPECT r3_lds0, 13, S_DATA0, "ring 3 loads a DPL-0 data segment: #GP(sel)", S_DATA0
+    R3_EXPECT r3_lss, 13, PM_DATA3, "ring 3 loads SS with RPL 0: #GP(sel)", PM_DATA3
     R3_EXPECT r3_int31, 13, 0x31 * 8 + 2, "ring 3 INT through a DPL-0 gate: #GP(vec*8+2)"
     R3_EXPECT r3_out81, 13, 0, "ring 3 IN from a port the bitmap denies: #GP(0)"
     R3_EXPECT r3_lgdt, 13, 0, "ring 3 LGDT: #GP(0)"
@@ -590,12 +477,10 @@ r3_movcr:
     mov cr3, eax
     jmp $
 r3_lds0:
-    mov ax, S_DATA0
-    mov ds, ax
+    mov ds, bx
     jmp $
 r3_lss:
-    mov ax, S_DATA3
-    mov ss, ax
+    mov ss, bx
     jmp $
 r3_int31:
     int 0x31
@@ -626,7 +511,7 @@ r3_cli_iopl3:
 test_descriptor_insns:
     ; LAR: access rights of a visible descriptor, ZF
     mov ecx, 0xdeadbeef
-    mov ax, S_DATA3 | 3
+    mov ax, PM_DATA3 | 3
     lar ecx, ax
     CHECKF F_ZF, F_ZF, "LAR data DPL 3: ZF"
     CHECK ecx, 0x00c0f300, "LAR data DPL 3: access rights"
@@ -679,12 +564,12 @@ test_descriptor_insns:
     CHECK dword [r3_val + 8], S_DATA0 | 3, "ring 3 ARPL raises RPL"
     CHECK dword [r3_val + 12], 0x0, "ring 3 VERW DPL-1 data: ZF clear"
     ; ARPL
-    mov ax, S_DATA3
+    mov ax, PM_DATA3
     mov bx, 2
     arpl ax, bx
     CHECKF F_ZF, F_ZF, "ARPL adjusts: ZF"
     movzx eax, ax
-    CHECK eax, S_DATA3 | 2, "ARPL adjusts"
+    CHECK eax, PM_DATA3 | 2, "ARPL adjusts"
     arpl ax, bx
     CHECKF F_ZF, 0, "ARPL equal RPL: ZF clear"
     ; STR / SLDT / LLDT and an LDT segment
@@ -734,7 +619,7 @@ test_descriptor_insns:
     ret
 
 .r3_lar:
-    mov ax, S_DATA3 | 3
+    mov ax, PM_DATA3 | 3
     mov ds, ax
     mov ax, S_DATA0
     mov ecx, 1

@@ -3,6 +3,8 @@
  *   xshot grab WINDOW OUT.png    what the screen shows where the window is (the root window's
  *                                pixels over the window's area, so exactly what a user sees)
  *   xshot size WINDOW            the window's inside size, "WxH"
+ *   xshot title WINDOW           the window's title as the EWMH says it (_NET_WM_NAME, UTF-8,
+ *                                printed as is: no locale conversion)
  *   xshot close WINDOW           ask the window to close, as a window manager's close button
  *                                does (WM_DELETE_WINDOW)
  *   xshot compare A.png B.png    exit 0 if the two pictures are the same pixel for pixel, 1 if
@@ -22,7 +24,8 @@ static Display *open_display(void)
 {
     Display *dpy = XOpenDisplay(NULL);
     if (!dpy) {
-        fprintf(stderr, "xshot: cannot open display '%s'\n", getenv("DISPLAY") ? getenv("DISPLAY") : "");
+        fprintf(stderr, "xshot: cannot open display '%s'\n",
+                getenv("DISPLAY") ? getenv("DISPLAY") : "");
         exit(2);
     }
     return dpy;
@@ -86,8 +89,8 @@ static int cmd_grab(Window win, const char *out)
                 (unsigned long)win, wa.width, wa.height, x, y);
         return 2;
     }
-    XImage *im = XGetImage(dpy, root, x, y, (unsigned)wa.width, (unsigned)wa.height, AllPlanes,
-                           ZPixmap);
+    XImage *im =
+        XGetImage(dpy, root, x, y, (unsigned)wa.width, (unsigned)wa.height, AllPlanes, ZPixmap);
     if (!im) {
         fprintf(stderr, "xshot: XGetImage failed\n");
         return 2;
@@ -118,6 +121,26 @@ static int cmd_size(Window win)
         return 2;
     }
     printf("%dx%d\n", wa.width, wa.height);
+    XCloseDisplay(dpy);
+    return 0;
+}
+
+static int cmd_title(Window win)
+{
+    Display *dpy = open_display();
+    Atom type;
+    int format;
+    unsigned long n, after;
+    unsigned char *v = NULL;
+    if (XGetWindowProperty(dpy, win, XInternAtom(dpy, "_NET_WM_NAME", False), 0, 1024, False,
+                           XInternAtom(dpy, "UTF8_STRING", False), &type, &format, &n, &after,
+                           &v) != Success ||
+        !v) {
+        fprintf(stderr, "xshot: window 0x%lx has no _NET_WM_NAME\n", (unsigned long)win);
+        return 2;
+    }
+    printf("%.*s\n", (int)n, (const char *)v);
+    XFree(v);
     XCloseDisplay(dpy);
     return 0;
 }
@@ -202,11 +225,14 @@ int main(int argc, char **argv)
         return cmd_grab(parse_window(argv[2]), argv[3]);
     if (argc == 3 && !strcmp(argv[1], "size"))
         return cmd_size(parse_window(argv[2]));
+    if (argc == 3 && !strcmp(argv[1], "title"))
+        return cmd_title(parse_window(argv[2]));
     if (argc == 3 && !strcmp(argv[1], "close"))
         return cmd_close(parse_window(argv[2]));
     if (argc == 4 && !strcmp(argv[1], "compare"))
         return cmd_compare(argv[2], argv[3]);
-    fprintf(stderr, "usage: xshot grab WINDOW OUT.png | size WINDOW | close WINDOW | "
-                    "compare A.png B.png\n");
+    fprintf(stderr,
+            "usage: xshot grab WINDOW OUT.png | size WINDOW | title WINDOW | close WINDOW | "
+            "compare A.png B.png\n");
     return 2;
 }

@@ -662,9 +662,11 @@ Test(apic, base_overlap_is_an_error)
 {
     static uint8_t ram[0x1000];
     cr_assert_eq(as_add_ram(as, 0x100000, sizeof(ram), ram, "ram"), 0);
+    enable();
     cr_assert_eq(apic_set_base(apic, 0x100000ull | APIC_BASE_EN), -EEXIST);
-    cr_assert_eq(apic_set_base(apic, APIC_DEFAULT_BASE | APIC_BASE_EN), 0);
+    cr_assert_eq(apic_get_base(apic), 0xfee00900ull, "refused as a whole");
     cr_assert_not_null(as_find(as, BASE));
+    cr_assert_eq(rd(APIC_SVR), APIC_SVR_ENABLE | 0xff, "state kept");
 }
 
 Test(apic, reset_restores_everything)

@@ -305,6 +305,30 @@ static const uint8_t code_irq[] = {
     0x90, 0x90, 0xc7, 0x05, 0x04, 0x00, 0x30, 0x00, 0xad, 0xde, 0x00, 0x00, 0xfa, 0xf4,
 };
 
+/*
+ *     mov ecx, 5000
+ *     xor eax, eax
+ *     xor ebx, ebx
+ *     mov edx, 0x9e3779b9
+ * .l:
+ *     add eax, edx
+ *     jmp .n
+ * .n:
+ *     adc ebx, 0
+ *     rol edx, 3
+ *     jmp .m
+ * .m:
+ *     cmovc esi, eax
+ *     dec ecx
+ *     jnz .l
+ *     hlt
+ */
+static const uint8_t code_flagchain[] = {
+    0xb9, 0x88, 0x13, 0x00, 0x00, 0x31, 0xc0, 0x31, 0xdb, 0xba, 0xb9,
+    0x79, 0x37, 0x9e, 0x01, 0xd0, 0xeb, 0x00, 0x83, 0xd3, 0x00, 0xc1,
+    0xc2, 0x03, 0xeb, 0x00, 0x0f, 0x42, 0xf0, 0x49, 0x75, 0xee, 0xf4,
+};
+
 /* ---- chaining and lookups ---- */
 
 Test(jit, chained_loop_agrees)
@@ -327,6 +351,26 @@ Test(jit, chained_loop_agrees)
     cr_assert_lt(s->blocks_run, 200, "dbt_exec ran %llu blocks itself",
                  (unsigned long long)s->blocks_run);
     cr_assert_gt(a.env->st.blocks_run, 15000);
+    vm_free(&a);
+    vm_free(&b);
+}
+
+/* Flags made in one block and used in the next, linked to it (the exit stores them), and blocks
+ * that overwrite them first (linked without storing them). */
+Test(jit, flags_across_linked_blocks)
+{
+    if (!have_jit())
+        return;
+    Vm a = vm_new(DBT_BACKEND_INTERP), b = vm_new(DBT_BACKEND_JIT);
+    Vm *vms[2] = {&a, &b};
+    for (int k = 0; k < 2; k++) {
+        put(vms[k], CODE_GPA, code_flagchain, sizeof(code_flagchain));
+        vm_reset(vms[k], CODE_GPA, 0);
+        cr_assert_eq(vm_run(vms[k]), DBT_RUN_HLT, "%s", vms[k]->env->error);
+    }
+    compare(&a, &b, "flagchain");
+    cr_assert_gt(b.env->st.jit_links, 2);
+    cr_assert_lt(b.env->st.blocks_run, 50);
     vm_free(&a);
     vm_free(&b);
 }

@@ -18,11 +18,11 @@
 #include "ui/keymap.h"
 
 typedef struct KeyDoc {
-    const char *key;   /* as the documentation names it */
-    const char *sdl;   /* SDL's name for the key position, or NULL: then sdl_code */
-    int sdl_code;      /* for positions SDL 2 gives no name */
-    const char *make;  /* bytes, hex, as the guest reads them */
-    const char *brk;   /* NULL: the make bytes with bit 7 set on the last one */
+    const char *key;  /* as the documentation names it */
+    const char *sdl;  /* SDL's name for the key position, or NULL: then sdl_code */
+    int sdl_code;     /* for positions SDL 2 gives no name */
+    const char *make; /* bytes, hex, as the guest reads them */
+    const char *brk;  /* NULL: the make bytes with bit 7 set on the last one */
 } KeyDoc;
 
 /* The PC-105 layout, row by row, then the extra keys. */
@@ -272,13 +272,13 @@ static void check_keys(const KeyDoc *keys, size_t n)
         cr_assert_neq(key, 0, "%s: not mapped", k->key);
         i8042_key_event(kbc, key, true);
         drain(got, sizeof(got));
-        cr_expect_str_eq(got, k->make, "%s pressed: guest reads '%s', documented '%s'", k->key,
-                         got, k->make);
+        cr_expect_str_eq(got, k->make, "%s pressed: guest reads '%s', documented '%s'", k->key, got,
+                         k->make);
         i8042_key_event(kbc, key, false);
         drain(got, sizeof(got));
         expected_break(k, want, sizeof(want));
-        cr_expect_str_eq(got, want, "%s released: guest reads '%s', documented '%s'", k->key,
-                         got, want);
+        cr_expect_str_eq(got, want, "%s released: guest reads '%s', documented '%s'", k->key, got,
+                         want);
     }
 }
 
