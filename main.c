@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "accel/accel.h"
+#include "accel/sandbox.h"
 #include "accel/vcpu.h"
 #include "dbt/dbt.h"
 #include "hw/fw_cfg.h"
@@ -24,6 +25,9 @@ enum {
     EXIT_USAGE = 1,   /* bad option, missing or bad file: nothing ran */
     EXIT_GUEST = 2,   /* the guest could not go on: unimplemented instruction, halted forever,
                          triple fault with no firmware to reset into */
+    EXIT_INTERNAL = SANDBOX_EXIT_STATUS, /* 4: dualvm failed, not the guest nor the user: the
+                                            sandbox could not be set up, or it stopped a
+                                            system call the run loop must never make */
     /* 3, 5, 7, ...: the guest wrote (status - 1) / 2 to the exit device (isa-debug-exit) */
 };
 
@@ -36,6 +40,8 @@ static const char *help_tail =
     "  1      bad option or file (nothing ran)\n"
     "  2      the guest could not go on (unimplemented instruction, HLT with interrupts off,\n"
     "         triple fault without -no-reboot)\n"
+    "  4      internal error (the sandbox could not be set up, or it stopped a forbidden\n"
+    "         system call: the message names it)\n"
     "  2v+1   the guest wrote v to the exit device (port 0xf4, as QEMU's isa-debug-exit)\n"
     "\n"
     "Serial in the terminal: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n"
@@ -64,10 +70,12 @@ typedef struct Opts {
     char **drives, *hd[MACHINE_IDE_DRIVES], *cdrom, *boot, *drive_file[MACHINE_IDE_DRIVES];
     char *boot_order;
     gboolean snapshot;
+    char *sandbox;
 } Opts;
 
 static void opts_free(Opts *o)
 {
+    g_free(o->sandbox);
     g_free(o->kernel);
     g_free(o->append);
     g_free(o->initrd);
@@ -492,11 +500,17 @@ static uint64_t dbt_insn_count(void *opaque)
 typedef struct VcpuRun {
     Vcpu *vcpu;
     StopReason why;
+    const SandboxConfig *sandbox; /* NULL: -sandbox off */
+    char sandbox_err[256];        /* set if the filter could not be installed */
 } VcpuRun;
 
+/* The run loop, under the seccomp filter unless -sandbox off (accel/sandbox.h): installed on
+ * the thread that runs the vCPU, once everything is open, right before the loop. */
 static void run_vcpu(void *opaque)
 {
     VcpuRun *r = opaque;
+    if (r->sandbox && sandbox_install(r->sandbox, r->sandbox_err, sizeof(r->sandbox_err)) < 0)
+        return;
     r->why = vcpu_loop(r->vcpu);
 }
 
@@ -552,6 +566,8 @@ int main(int argc, char **argv)
          "Keep every disk write in memory: the images stay as they are", NULL},
         {"boot", 0, 0, G_OPTION_ARG_STRING, &o.boot,
          "Boot order: c (disk), d (CD-ROM), order=dc, menu=on", "ORDER"},
+        {"sandbox", 0, 0, G_OPTION_ARG_STRING, &o.sandbox,
+         "Run the vCPU and devices under a seccomp filter: on (default) or off", "on|off"},
         {"version", 0, 0, G_OPTION_ARG_NONE, &o.version, "Print the version and exit", NULL},
         {NULL},
     };
@@ -640,6 +656,13 @@ int main(int argc, char **argv)
                         "not implemented)\n");
         return EXIT_USAGE;
     }
+    bool sandbox = sandbox_supported(); /* on by default where there is one */
+    if (o.sandbox && strcmp(o.sandbox, "on") && strcmp(o.sandbox, "off")) {
+        fprintf(stderr, "dualvm: -sandbox %s: use on or off\n", o.sandbox);
+        return EXIT_USAGE;
+    }
+    if (o.sandbox)
+        sandbox = !strcmp(o.sandbox, "on");
     if (o.debugcon)
         cfg.debugcon = o.debugcon;
     char err[512] = "";
@@ -790,7 +813,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     StopReason why = STOP_NONE;
-    VcpuRun run = {&vcpu, STOP_NONE};
+    /* screenshots are files made during or right after the run */
+    SandboxConfig sandbox_cfg = {.files = o.screenshot || o.screenshot_text};
+    VcpuRun run = {&vcpu, STOP_NONE, sandbox ? &sandbox_cfg : NULL, ""};
     if (use_sdl && sdl_run(ui, pc_vga(m), ops->name, run_vcpu, &run, err, sizeof(err))) {
         if (display == DISPLAY_SDL) {
             fprintf(stderr, "dualvm: -display sdl: %s\n", err);
@@ -804,9 +829,17 @@ int main(int argc, char **argv)
     } else if (use_sdl) {
         why = run.why;
     }
-    if (!use_sdl)
-        why = vcpu_loop(&vcpu);
+    if (!use_sdl) {
+        run_vcpu(&run);
+        why = run.why;
+    }
     display_free(ui); /* the vCPU thread has ended: the machine is this thread's again */
+    if (run.sandbox_err[0]) {
+        fprintf(stderr, "dualvm: -sandbox on: %s\n", run.sandbox_err);
+        ops->destroy(&vcpu);
+        pc_free(m);
+        return EXIT_INTERNAL;
+    }
     int status;
     switch (why) {
     case STOP_EXIT_DEVICE:

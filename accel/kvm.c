@@ -614,6 +614,11 @@ static int setup_cpuid(KvmVcpu *k, char *err, size_t len)
                 ent->ecx &= hc;
                 ent->edx &= hd;
                 ent->flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+            } else if (leaf == 0x80000008) {
+                /* KVM_SET_CPUID2 refuses (EINVAL) linear-address widths other than 0, 48 or
+                 * 57, for its canonical-address checks; the model's 32 becomes 0 ("not
+                 * reported") here, the one field where the engines differ */
+                ent->eax &= ~0xff00u;
             }
         }
     }

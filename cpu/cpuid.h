@@ -22,16 +22,18 @@
 #define CPUID_1_EDX_CMOV (1u << 15)
 #define CPUID_1_EDX_PAT (1u << 16)
 #define CPUID_1_EDX_PSE36 (1u << 17) /* 4 MiB pages above 4 GiB (MAXPHYADDR 36) */
+#define CPUID_1_EDX_FXSR (1u << 24) /* FXSAVE/FXRSTOR (dbt/fpu.c) */
 /* Leaf 0x80000001 EDX */
 #define CPUID_EXT1_EDX_NX (1u << 20) /* EFER.NXE and the XD bit of PAE entries */
 #define CPUID_MODEL_EXT1_EDX CPUID_EXT1_EDX_NX
-#define CPUID_1_EDX_FXSR (1u << 24)
 
-#define CPUID_MODEL_1_EDX                                                                           \
-    (CPUID_1_EDX_FPU | CPUID_1_EDX_PSE | CPUID_1_EDX_TSC | CPUID_1_EDX_CX8 | CPUID_1_EDX_CMOV |      \
-     CPUID_1_EDX_FXSR | CPUID_1_EDX_VME | CPUID_1_EDX_MSR | CPUID_1_EDX_PAE | CPUID_1_EDX_SEP |    \
+#define CPUID_MODEL_1_EDX                                                                          \
+    (CPUID_1_EDX_FPU | CPUID_1_EDX_PSE | CPUID_1_EDX_TSC | CPUID_1_EDX_CX8 | CPUID_1_EDX_CMOV |    \
+     CPUID_1_EDX_FXSR | CPUID_1_EDX_MSR | CPUID_1_EDX_PAE | CPUID_1_EDX_SEP |    \
      CPUID_1_EDX_MTRR | CPUID_1_EDX_PGE | CPUID_1_EDX_PAT | CPUID_1_EDX_PSE36)
 #define CPUID_MODEL_1_ECX 0u
+/* VME is implemented by the translator (CR4.VME/PVI work) but not offered: KVM on AMD hosts
+ * (SVM) does not give it, and the guest must see one CPUID under both engines. */
 
 /* The features the machine decides, because a device stands behind them: CPUID.1:EDX.APIC
  * exactly when the board has a local APIC (Machine.has_apic). CPUID_MODEL_1_EDX/ECX are the

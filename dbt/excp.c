@@ -70,8 +70,7 @@ static bool desc_load(DbtCpu *env, uint16_t sel, uint32_t *lo, uint32_t *hi)
 }
 
 /* Read the descriptor for sel or raise exc(sel | ext). */
-static void read_desc(DbtCpu *env, uint16_t sel, uint32_t *lo, uint32_t *hi, int exc,
-                      uint32_t ext)
+static void read_desc(DbtCpu *env, uint16_t sel, uint32_t *lo, uint32_t *hi, int exc, uint32_t ext)
 {
     if (!desc_load(env, sel, lo, hi))
         dbt_raise(env, exc, 1, ecode(sel, ext));
@@ -397,8 +396,7 @@ static void task_switch(DbtCpu *env, uint16_t sel, uint32_t lo, uint32_t hi, int
         dbt_raise(env, EXC_TS, 1, ecode(ldt, ext));
     if (ldt & ~3u) {
         uint32_t llo, lhi;
-        if (!desc_load(env, ldt, &llo, &lhi) || DESC_S(lhi) || DESC_TYPE(lhi) != 2 ||
-            !DESC_P(lhi))
+        if (!desc_load(env, ldt, &llo, &lhi) || DESC_S(lhi) || DESC_TYPE(lhi) != 2 || !DESC_P(lhi))
             dbt_raise(env, EXC_TS, 1, ecode(ldt, ext));
         desc_to_cache(&env->s.ldt, ldt, llo, lhi);
     }
@@ -835,8 +833,8 @@ bool dbt_lar_lsl(DbtCpu *env, uint16_t sel, bool lsl, uint32_t *out)
             return false;
     } else {
         /* LAR: TSS, LDT, call and task gates; LSL: the segments only (TSS, LDT) */
-        static const uint16_t lar_ok = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 9 |
-                                       1 << 11 | 1 << 12;
+        static const uint16_t lar_ok =
+            1 << 1 | 1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 9 | 1 << 11 | 1 << 12;
         static const uint16_t lsl_ok = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 9 | 1 << 11;
         if (!(((lsl ? lsl_ok : lar_ok) >> type) & 1) || dpl < cpl || dpl < rpl)
             return false;

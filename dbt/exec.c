@@ -134,6 +134,20 @@ static void page_add_block(DbtCpu *env, uint64_t page, Block *b)
     dbt_mark_code_page(env, page);
 }
 
+/* Drop b from the block list of page: a block that leaves the cache before a flush must leave
+ * the lists of both pages it spans, or a later write to the other page would find it freed. */
+static void page_remove_block(DbtCpu *env, uint64_t page, Block *b)
+{
+    gpointer key = GSIZE_TO_POINTER(page >> DBT_PAGE_BITS);
+    GSList *l = g_hash_table_lookup(env->page_blocks, key);
+    if (!l)
+        return;
+    g_hash_table_steal(env->page_blocks, key);
+    l = g_slist_remove(l, b);
+    if (l)
+        g_hash_table_insert(env->page_blocks, key, l);
+}
+
 void dbt_invalidate_phys(DbtCpu *env, uint64_t gpa, uint64_t len)
 {
     if (!len)
@@ -151,7 +165,16 @@ void dbt_invalidate_phys(DbtCpu *env, uint64_t gpa, uint64_t len)
             if (!b->valid)
                 continue;
             b->valid = 0;
+            /* the list of this page is being taken apart; the other page's must let go too */
+            uint64_t p1 = b->phys & DBT_PAGE_MASK;
+            uint64_t other = (p1 >> DBT_PAGE_BITS) == pn ? b->phys_page2 : p1;
+            if (other != ~0ull)
+                page_remove_block(env, other, b);
             jit_block_dead(env, b); /* its code stays until flush_all: it may be running */
+            /* the jump cache holds a block only at its pc's index */
+            unsigned h = dbt_jc_index(b->pc);
+            if (env->jc[h] == b)
+                env->jc[h] = NULL;
             g_hash_table_remove(env->blocks, &(uint64_t){block_key(b->phys, b->mode)});
             g_ptr_array_add(env->zombies, b);
             env->nblocks--;
@@ -160,7 +183,6 @@ void dbt_invalidate_phys(DbtCpu *env, uint64_t gpa, uint64_t len)
         }
         g_slist_free(l);
     }
-    block_unlink_all(env);
 }
 
 static void write_hook(void *opaque, uint64_t gpa, uint64_t len)
@@ -338,6 +360,9 @@ static Block *find_block(DbtCpu *env)
             /* same physical code reached through another linear address: retranslate */
             g_hash_table_remove(env->blocks, &key);
             b->valid = 0;
+            page_remove_block(env, b->phys & DBT_PAGE_MASK, b);
+            if (b->phys_page2 != ~0ull)
+                page_remove_block(env, b->phys_page2, b);
             jit_block_dead(env, b);
             g_ptr_array_add(env->zombies, b);
             env->nblocks--;

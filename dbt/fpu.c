@@ -6,13 +6,18 @@
  * instruction pointers. A fault on the memory operand therefore leaves the FPU as it was.
  *
  * Numeric work is done by the host x87: dbt_fpu_host_run() loads a window of guest registers
- * (at most three, ST(0) first) as the host's whole register stack, loads the guest FCW, runs
+ * (at most two, ST(0) first) as the host's whole register stack, then an environment with the
+ * guest's FCW and C0-C3 (so condition codes an instruction leaves alone stay the guest's), runs
  * one host instruction from a table of stubs (the guest's own opcode, with the ModR/M byte
  * rewritten to address the window or the memory buffer), and stores back whatever is left on
  * the host stack with the host's FSW and EFLAGS. The host pushed or popped exactly as the
  * guest instruction does (including not popping after an unmasked exception), so the guest's
- * stack moves by the same amount. Stack overflow and underflow cannot happen on the host (its
- * stack holds only the window); they are decided here from the guest's tags.
+ * stack moves by the same amount. An instruction that meets an empty register or a full stack
+ * (stack underflow or overflow, whose responses differ in corners between x87s) runs instead
+ * with the guest's whole stack on the host (dbt_fpu_host_full: FRSTOR, the stub, FNSAVE). A
+ * store whose instruction raised an unmasked exception runs twice over different buffer fills,
+ * which tells whether the host wrote its destination. Data movement without numeric work
+ * (FLD ST(i), FXCH, FST ST(i), FCHS, FABS, FLD/FSTP m80, FINCSTP, FDECSTP) is done in C.
  */
 #include "dbt/fpu.h"
 
@@ -61,7 +66,8 @@ extern const uint8_t dbt_fpu_stubs[];
 
 /* The host's control word is saved and restored around the stub. No guest exception is ever
  * pending when a waiting host instruction runs (FLDENV and FRSTOR get images without flags,
- * FNCLEX follows the stub), so nothing traps on the host. */
+ * FNCLEX follows a stub that left one pending), so nothing traps on the host; masked
+ * exception flags may stay set in the host's status word, which no host code reads. */
 __asm__(".text\n"
         ".p2align 4\n"
         ".globl dbt_fpu_host_run\n"
@@ -70,7 +76,6 @@ __asm__(".text\n"
         "dbt_fpu_host_run:\n"
         "  sub $24, %rsp\n"
         "  fnstcw 8(%rsp)\n"
-        "  fninit\n"
         "  movzbl 112(%rdi), %ecx\n"
         "  cmp $3, %ecx\n"
         "  jb 1f\n"
@@ -93,7 +98,10 @@ __asm__(".text\n"
         "  pushfq\n"
         "  popq 72(%rdi)\n"
         "  fnstsw 108(%rdi)\n"
+        "  testb $0x80, 108(%rdi)\n" /* ES: clear it before the FSTPs, which wait */
+        "  jz 6f\n"
         "  fnclex\n"
+        "6:"
         "  movzwl 110(%rdi), %eax\n"
         "  shr $11, %eax\n"
         "  and $7, %eax\n"
@@ -117,8 +125,7 @@ __asm__(".text\n"
         "  cmp $3, %eax\n"
         "  jl 5f\n"
         "  fstpt 32(%rdi)\n"
-        "5:fnclex\n"
-        "  fldcw 8(%rsp)\n"
+        "5:fldcw 8(%rsp)\n"
         "  add $24, %rsp\n"
         "  ret\n"
         ".size dbt_fpu_host_run, .-dbt_fpu_host_run\n"
@@ -337,10 +344,10 @@ static void fninit(DbtCpu *env)
 typedef struct X87 {
     DbtCpu *env;
     CpuState *s;
-    unsigned opc;   /* first opcode byte & 7 */
+    unsigned opc; /* first opcode byte & 7 */
     unsigned modrm;
-    unsigned reg;   /* ModR/M reg field */
-    unsigned rm;    /* ModR/M r/m field: i of ST(i) in register forms */
+    unsigned reg; /* ModR/M reg field */
+    unsigned rm;  /* ModR/M r/m field: i of ST(i) in register forms */
     bool mem;
     bool o32, a32;
     int seg;
@@ -425,13 +432,13 @@ static uint16_t fcw_load(uint16_t v)
 
 /* What one instruction asks of the host. */
 typedef struct HostOp {
-    const void *stub;      /* the host instruction with the whole stack (the guest's own) */
-    const void *stub_win;  /* the same on the window (ST(i) renamed ST(1)); NULL: stub */
-    unsigned win[2], n;    /* the window: guest registers the stub reads, ST(0) first */
-    unsigned in_size;      /* bytes of the memory operand it reads */
-    unsigned out_size;     /* bytes of the memory operand it writes */
-    bool full;             /* a stack fault: run on the whole stack */
-    bool comi;             /* it sets EFLAGS */
+    const void *stub;     /* the host instruction with the whole stack (the guest's own) */
+    const void *stub_win; /* the same on the window (ST(i) renamed ST(1)); NULL: stub */
+    unsigned win[2], n;   /* the window: guest registers the stub reads, ST(0) first */
+    unsigned in_size;     /* bytes of the memory operand it reads */
+    unsigned out_size;    /* bytes of the memory operand it writes */
+    bool full;            /* a stack fault: run on the whole stack */
+    bool comi;            /* it sets EFLAGS */
 } HostOp;
 
 typedef struct HostRun {
@@ -463,11 +470,16 @@ static void run_once(X87 *c, const HostOp *op, const uint8_t *in, uint8_t fill, 
         x->nin = (uint8_t)op->n;
         for (unsigned k = 0; k < op->n; k++)
             x->r[k] = s->fpr[op->win[k]];
-        /* the window sits in physical registers 8-n..7 (FNINIT, then n loads) */
+        /* the host's stack is empty (the ABI wants it so at calls); the window will sit in
+         * the physical registers below its TOP, which the FLDENV after the loads names */
+        uint16_t hsw;
+        __asm__ volatile("fnstsw %0" : "=m"(hsw));
+        unsigned top = ((hsw >> FSW_TOP_SHIFT) - op->n) & 7;
+        uint32_t used = ((1u << (2 * op->n)) - 1) << (2 * top);
         memset(x->env, 0, sizeof(x->env));
         put_le(x->env + 0, s->fcw, 2);
-        put_le(x->env + 4, (s->fsw & FSW_CC) | (((8 - op->n) & 7) << FSW_TOP_SHIFT), 2);
-        put_le(x->env + 8, 0xffffu >> (2 * op->n), 2);
+        put_le(x->env + 4, (s->fsw & FSW_CC) | (top << FSW_TOP_SHIFT), 2);
+        put_le(x->env + 8, ~(used | used >> 16) & 0xffff, 2);
         memset(x->mem, fill, sizeof(x->mem));
         memcpy(x->mem, in, op->in_size);
         x->stub = op->stub_win ? op->stub_win : op->stub;
@@ -499,7 +511,8 @@ static void commit_window(CpuState *s, const HostOp *op, const HostX87 *x)
 static void commit_full(CpuState *s, const HostFull *f)
 {
     uint16_t fsw = (uint16_t)get_le(f->img + 4, 2);
-    s->fsw = (uint16_t)((s->fsw & (FSW_EXC | FSW_SF)) | (fsw & (FSW_CC | FSW_TOP | FSW_EXC | FSW_SF)));
+    s->fsw =
+        (uint16_t)((s->fsw & (FSW_EXC | FSW_SF)) | (fsw & (FSW_CC | FSW_TOP | FSW_EXC | FSW_SF)));
     s->ftw = (uint16_t)get_le(f->img + 8, 2);
     for (unsigned i = 0; i < 8; i++) {
         s->fpr[i].mant = get_le(f->img + 28 + 10 * i, 8);
@@ -858,7 +871,8 @@ static bool is_control(const X87 *c)
 {
     if (is_nowait(c))
         return true;
-    return c->mem && ((c->opc == 1 && (c->reg == 4 || c->reg == 5)) || (c->opc == 5 && c->reg == 4));
+    return c->mem &&
+           ((c->opc == 1 && (c->reg == 4 || c->reg == 5)) || (c->opc == 5 && c->reg == 4));
 }
 
 static void exec_mem(X87 *c)
@@ -867,20 +881,32 @@ static void exec_mem(X87 *c)
     CpuState *s = c->s;
     uint8_t b[2];
     switch (c->opc) {
-    case 0: case 2: case 4: case 6: /* FADD .. FDIVR, FIADD .. FIDIVR, FCOM(P), FICOM(P) */
+    case 0:
+    case 2:
+    case 4:
+    case 6: /* FADD .. FDIVR, FIADD .. FIDIVR, FCOM(P), FICOM(P) */
         numeric_mem(c, arith_size[c->opc]);
         return;
     case 1: /* D9 */
         switch (c->reg) {
-        case 0: load_mem(c, 4); return;  /* FLD m32 */
-        case 2: case 3: store_mem(c, 4); return; /* FST(P) m32 */
-        case 4: fldenv_frstor(c, false); return;
+        case 0:
+            load_mem(c, 4);
+            return; /* FLD m32 */
+        case 2:
+        case 3:
+            store_mem(c, 4);
+            return; /* FST(P) m32 */
+        case 4:
+            fldenv_frstor(c, false);
+            return;
         case 5: /* FLDCW */
             mem_read(c, 0, b, 2);
             s->fcw = fcw_load((uint16_t)get_le(b, 2));
             update_es(c->env);
             return;
-        case 6: fnstenv_fnsave(c, false); return;
+        case 6:
+            fnstenv_fnsave(c, false);
+            return;
         case 7: /* FNSTCW */
             put_le(b, s->fcw, 2);
             mem_write(c, 0, b, 2);
@@ -889,18 +915,38 @@ static void exec_mem(X87 *c)
         break;
     case 3: /* DB */
         switch (c->reg) {
-        case 0: load_mem(c, 4); return;                  /* FILD m32 */
-        case 1: case 2: case 3: store_mem(c, 4); return; /* FISTTP, FIST(P) m32 */
-        case 5: fld_m80(c); return;
-        case 7: fstp_m80(c); return;
+        case 0:
+            load_mem(c, 4);
+            return; /* FILD m32 */
+        case 1:
+        case 2:
+        case 3:
+            store_mem(c, 4);
+            return; /* FISTTP, FIST(P) m32 */
+        case 5:
+            fld_m80(c);
+            return;
+        case 7:
+            fstp_m80(c);
+            return;
         }
         break;
     case 5: /* DD */
         switch (c->reg) {
-        case 0: load_mem(c, 8); return;                  /* FLD m64 */
-        case 1: case 2: case 3: store_mem(c, 8); return; /* FISTTP m64, FST(P) m64 */
-        case 4: fldenv_frstor(c, true); return;
-        case 6: fnstenv_fnsave(c, true); return;
+        case 0:
+            load_mem(c, 8);
+            return; /* FLD m64 */
+        case 1:
+        case 2:
+        case 3:
+            store_mem(c, 8);
+            return; /* FISTTP m64, FST(P) m64 */
+        case 4:
+            fldenv_frstor(c, true);
+            return;
+        case 6:
+            fnstenv_fnsave(c, true);
+            return;
         case 7: /* FNSTSW m16 */
             put_le(b, s->fsw, 2);
             mem_write(c, 0, b, 2);
@@ -909,12 +955,26 @@ static void exec_mem(X87 *c)
         break;
     case 7: /* DF */
         switch (c->reg) {
-        case 0: load_mem(c, 2); return;                  /* FILD m16 */
-        case 1: case 2: case 3: store_mem(c, 2); return; /* FISTTP, FIST(P) m16 */
-        case 4: load_mem(c, 10); return;                 /* FBLD */
-        case 5: load_mem(c, 8); return;                  /* FILD m64 */
-        case 6: store_mem(c, 10); return;                /* FBSTP */
-        case 7: store_mem(c, 8); return;                 /* FISTP m64 */
+        case 0:
+            load_mem(c, 2);
+            return; /* FILD m16 */
+        case 1:
+        case 2:
+        case 3:
+            store_mem(c, 2);
+            return; /* FISTTP, FIST(P) m16 */
+        case 4:
+            load_mem(c, 10);
+            return; /* FBLD */
+        case 5:
+            load_mem(c, 8);
+            return; /* FILD m64 */
+        case 6:
+            store_mem(c, 10);
+            return; /* FBSTP */
+        case 7:
+            store_mem(c, 8);
+            return; /* FISTP m64 */
         }
         break;
     }
@@ -955,7 +1015,13 @@ static void exec_d9(X87 *c)
     case 0xe5:
         fxam(c);
         return;
-    case 0xe8: case 0xe9: case 0xea: case 0xeb: case 0xec: case 0xed: case 0xee: /* constants */
+    case 0xe8:
+    case 0xe9:
+    case 0xea:
+    case 0xeb:
+    case 0xec:
+    case 0xed:
+    case 0xee: /* constants */
         reg_fixed(c, 0, 1);
         return;
     case 0xf1: /* FYL2X */
@@ -1004,7 +1070,7 @@ static void exec_reg(X87 *c)
     case 1:
         exec_d9(c);
         return;
-    case 2: /* DA */
+    case 2:             /* DA */
         if (m < 0xe0) { /* FCMOVB, FCMOVE, FCMOVBE, FCMOVU: the host reads our EFLAGS */
             reg_sti(c, false);
             return;
@@ -1014,13 +1080,15 @@ static void exec_reg(X87 *c)
             return;
         }
         break;
-    case 3: /* DB */
+    case 3:             /* DB */
         if (m < 0xe0) { /* FCMOVNB, FCMOVNE, FCMOVNBE, FCMOVNU */
             reg_sti(c, false);
             return;
         }
         switch (m) {
-        case 0xe0: case 0xe1: case 0xe4: /* FNENI, FNDISI, FNSETPM: nothing on a 387+ */
+        case 0xe0:
+        case 0xe1:
+        case 0xe4: /* FNENI, FNDISI, FNSETPM: nothing on a 387+ */
             return;
         case 0xe2: /* FNCLEX */
             s->fsw &= (uint16_t) ~(FSW_EXC | FSW_SF);
@@ -1035,7 +1103,7 @@ static void exec_reg(X87 *c)
             return;
         }
         break;
-    case 5: /* DD */
+    case 5:             /* DD */
         if (m < 0xc8) { /* FFREE: what it does to C0-C3 differs between x87s */
             reg_full(c);
             return;
@@ -1053,7 +1121,7 @@ static void exec_reg(X87 *c)
             return;
         }
         break;
-    case 7: /* DF */
+    case 7:             /* DF */
         if (m < 0xc8) { /* FFREEP */
             reg_full(c);
             return;

@@ -14,10 +14,11 @@
  * Arithmetic. Every numeric operation runs on the host's own x87, loaded with the guest's
  * control word and the guest operands as 80-bit values, so results, rounding under every
  * RC/PC, the exception flags, C0-C3 and what an unmasked exception leaves behind are what an
- * x87 gives. Only the register stack (TOP, tags, stack overflow/underflow) is modelled here in
- * C. The host's own x87 control word is restored after each operation and no guest setting is
- * ever visible to the host's C code. This needs an x86-64 host: on others every x87
- * instruction stops the guest with "x87 emulation needs an x86 host for now".
+ * x87 gives; stack faults run with the whole guest stack on the host, so even their responses
+ * are the host's (dbt/fpu.c). TOP, tags and the data movement are done in C. The host's own x87
+ * control word is restored after each operation and no guest setting is ever visible to the
+ * host's C code. This needs an x86-64 host: on others every x87 instruction stops the guest
+ * with "x87 emulation needs an x86 host for now" (FXSAVE/FXRSTOR and FWAIT still work).
  *
  * Exceptions. An unmasked exception sets ES/B; the next waiting x87 instruction (every one
  * but FNINIT FNCLEX FNSTSW FNSTCW FNSTENV FNSAVE, and FWAIT itself) then, with CR0.NE=1,

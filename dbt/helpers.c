@@ -610,7 +610,7 @@ HELPER(helper_enter)
     /* the new stack top must be writable, as the CPU probes it */
     if (alloc)
         dbt_st(env, S_SS, sp, dbt_ld(env, S_SS, sp, 1), 1);
-    set_reg(env, R_EBP, osz, fp);
+    set_reg(env, R_EBP, m == 0xffff ? 2 : 4, fp); /* BP or EBP: the stack size decides */
     env->s.regs[R_ESP] = (env->s.regs[R_ESP] & ~m) | sp;
     return 0;
 }
@@ -1066,12 +1066,19 @@ HELPER(helper_sldt_str)
     return imm ? env->s.tr.sel : env->s.ldt.sel;
 }
 
-/* ARPL: a = destination selector, b = source selector; returns the new destination */
+/* ARPL: a = destination selector, b = source selector; returns the new destination. With
+ * imm = 0x100 | segment, a is the destination's offset in memory, written only if the RPL
+ * is raised (a read-only segment is fine when nothing changes). */
 HELPER(helper_arpl)
 {
-    bool adjust = (a & 3) < (b & 3);
+    int seg = imm & 0xff;
+    uint64_t d = (imm & 0x100) ? dbt_ld(env, seg, a, 2) : a & 0xffff;
+    bool adjust = (d & 3) < (b & 3);
+    uint64_t nd = adjust ? ((d & ~3ull) | (b & 3)) & 0xffff : d;
+    if (adjust && (imm & 0x100))
+        dbt_st(env, seg, a, nd, 2);
     dbt_set_eflags(env, adjust ? FL_ZF : 0, FL_ZF);
-    return adjust ? ((a & ~3ull) | (b & 3)) & 0xffff : a & 0xffff;
+    return nd;
 }
 
 HELPER(helper_rdmsr)

@@ -293,7 +293,7 @@ static void enc(Cg *g, int osz, unsigned fl, int nop, uint32_t opc, int reg, Rm 
     } else {
         if (rm.index >= 0 && (rm.index & 8))
             rex |= 2;
-        if (rm.base & 8)
+        if (rm.base >= 0 && (rm.base & 8))
             rex |= 1;
     }
     bool need = rex != 0;
@@ -307,6 +307,13 @@ static void enc(Cg *g, int osz, unsigned fl, int nop, uint32_t opc, int reg, Rm 
         put1(g, (uint8_t)(opc >> (8 * i)));
     if (rm.reg >= 0) {
         put1(g, (uint8_t)(0xc0 | (reg & 7) << 3 | (rm.reg & 7)));
+        return;
+    }
+    if (rm.base < 0) { /* [index * scale + disp32] */
+        put1(g, (uint8_t)((reg & 7) << 3 | 4));
+        int sc = rm.scale == 8 ? 3 : rm.scale == 4 ? 2 : rm.scale == 2 ? 1 : 0;
+        put1(g, (uint8_t)(sc << 6 | (rm.index & 7) << 3 | 5));
+        put4(g, (uint32_t)rm.disp);
         return;
     }
     int mod = (rm.disp == 0 && (rm.base & 7) != 5)  ? 0
@@ -2160,6 +2167,81 @@ static void gen_arith(Cg *g, const IrOp *o)
     tset(g, o->d, VR(d));
 }
 
+/* Address arithmetic as ea() emits it (SHLI for the scale, ADD of the base, ADDI of the
+ * displacement) in one lea, when the intermediate temps die inside the pattern. Returns how many
+ * ops after i it took over, or -1. */
+static int gen_lea(Cg *g, int i)
+{
+    const Block *b = g->b;
+    const IrOp *o = &b->ops[i];
+    int n = (int)b->nops, k = i, scale = 1, res;
+    unsigned size = o->size;
+    Val base = VC(0), index;
+    bool has_base = false;
+    if (size != 4 && size != 2)
+        return -1;
+    if (o->op == IR_SHLI) {
+        if (o->imm < 1 || o->imm > 3)
+            return -1;
+        index = tget(g, o->a);
+        scale = 1 << o->imm;
+        res = o->d;
+        if (i + 1 < n && b->ops[i + 1].op == IR_ADD && b->ops[i + 1].size == size &&
+            !live_after(g, i + 1, o->d)) {
+            const IrOp *a = &b->ops[i + 1];
+            int other = a->a == o->d ? a->b : a->b == o->d ? a->a : -1;
+            if (other < 0 || other == o->d)
+                return -1;
+            base = tget(g, other);
+            has_base = true;
+            k = i + 1;
+            res = a->d;
+        }
+    } else if (o->op == IR_ADD) {
+        base = tget(g, o->a);
+        index = tget(g, o->b);
+        has_base = true;
+        res = o->d;
+    } else {
+        return -1;
+    }
+    uint64_t disp = 0;
+    if (k + 1 < n && b->ops[k + 1].op == IR_ADDI && b->ops[k + 1].size == size &&
+        b->ops[k + 1].a == res && !live_after(g, k + 1, res)) {
+        k++;
+        disp = b->ops[k].imm;
+        res = b->ops[k].d;
+    }
+    if (k == i) /* nothing to fuse: gen_arith does the single op */
+        return -1;
+    if (!live_after(g, k, res))
+        return k - i;
+    if (index.kind == VCONST) {
+        disp += index.imm * (uint64_t)scale;
+        index = base;
+        scale = 1;
+        has_base = false;
+    }
+    if (has_base && base.kind == VCONST) {
+        disp += base.imm;
+        has_base = false;
+    }
+    if (index.kind != VREG)
+        return -1; /* all constant: leave it to gen_arith's folding */
+    int d = ralloc(g);
+    if (has_base)
+        lea(g, 4, d, (Rm){-1, base.reg, index.reg, (int8_t)scale, (int32_t)disp});
+    else if (scale == 1)
+        lea(g, 4, d, M_(index.reg, (int32_t)disp));
+    else
+        lea(g, 4, d, (Rm){-1, -1, index.reg, (int8_t)scale, (int32_t)disp});
+    if (size < 4)
+        mask_reg(g, d, (int)size);
+    g->wid[d] = (uint8_t)size;
+    tset(g, res, VR(d));
+    return k - i;
+}
+
 static void gen_select(Cg *g, const IrOp *o)
 {
     Val a = tget(g, o->a), b = tget(g, o->b), c = tget(g, o->c);
@@ -2651,6 +2733,27 @@ static bool flags_liveness(Cg *g)
     return live;
 }
 
+/* After op i: release the temps it read for the last time, and its result if nobody reads it. */
+static void finish_op(Cg *g, int i)
+{
+    const IrOp *o = &g->b->ops[i];
+    uint32_t u = op_uses(o);
+    if (op_defines(o))
+        u &= ~(1u << o->d);
+    u &= ~g->live[i];
+    for (int t = 0; t < IR_NTEMPS; t++)
+        if (u >> t & 1) {
+            vrelease(g, g->t[t]);
+            g->t[t].kind = VNONE;
+        }
+    if (op_defines(o) && !live_after(g, i, o->d) && g->t[o->d].kind != VNONE) {
+        vrelease(g, g->t[o->d]);
+        g->t[o->d].kind = VNONE;
+    }
+    if (g->jit->check)
+        check_refs(g, i);
+}
+
 /* The code generation proper; cg_fail() longjmps out of it (kept out of line from the setjmp). */
 static __attribute__((noinline)) void compile_block(Cg *g)
 {
@@ -2718,10 +2821,20 @@ static __attribute__((noinline)) void compile_block(Cg *g)
             gen_alu(g, o, i);
             break;
         case IR_ADD:
+        case IR_SHLI: {
+            int k = gen_lea(g, i);
+            if (k >= 0) {
+                for (; k > 0; k--)
+                    finish_op(g, i++);
+                break;
+            }
+            if (!dead)
+                gen_arith(g, o);
+            break;
+        }
         case IR_SUB:
         case IR_ADDI:
         case IR_AND:
-        case IR_SHLI:
         case IR_SEXT:
         case IR_ZEXT:
             if (!dead)
@@ -2736,7 +2849,7 @@ static __attribute__((noinline)) void compile_block(Cg *g)
                 int k = cond_inline(g, o->aux, &hc, &val);
                 if (k == 1) {
                     gen_exit_cond(g, n, hc);
-                    i++;
+                    finish_op(g, i++);
                     break;
                 }
                 if (k == 2) {
@@ -2765,22 +2878,7 @@ static __attribute__((noinline)) void compile_block(Cg *g)
             gen_exit_ind(g, o);
             break;
         }
-        /* sources read for the last time */
-        uint32_t u = op_uses(o);
-        if (op_defines(o))
-            u &= ~(1u << o->d);
-        u &= ~g->live[i];
-        for (int t = 0; t < IR_NTEMPS; t++)
-            if (u >> t & 1) {
-                vrelease(g, g->t[t]);
-                g->t[t].kind = VNONE;
-            }
-        if (dead && g->t[o->d].kind != VNONE) {
-            vrelease(g, g->t[o->d]);
-            g->t[o->d].kind = VNONE;
-        }
-        if (j->check)
-            check_refs(g, i);
+        finish_op(g, i);
     }
 
     /* lay out hot then cold, resolve jumps */

@@ -595,10 +595,15 @@ static void tr_descriptor_insn(Tr *t, unsigned id)
         wr(t, &d, helper(t, helper_sldt_str, -1, -1, -1, id == X86_INS_STR));
         return;
     }
-    default: { /* ARPL r/m16, r16 */
+    default: { /* ARPL r/m16, r16: memory is written only when the RPL is raised */
         Loc d = loc(t, 0), s = loc(t, 1);
         d.size = s.size = 2;
-        int a = rd(t, &d), b = rd(t, &s);
+        int b = rd(t, &s);
+        if (d.kind == LOC_MEM) {
+            helper(t, helper_arpl, d.addr, b, -1, 0x100 | (uint64_t)d.seg);
+            return;
+        }
+        int a = rd(t, &d);
         wr(t, &d, helper(t, helper_arpl, a, b, -1, 0));
         return;
     }

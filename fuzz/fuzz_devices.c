@@ -42,10 +42,15 @@ static uint8_t *make_image(size_t size, unsigned sector)
     return p;
 }
 
+/* FUZZ_TRACE=1 in the environment: each access and what it read, on stderr (to check that a
+ * seed does what it means to). */
+static bool trace;
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
+    trace = getenv("FUZZ_TRACE") != NULL;
     static const char *names[3] = {"hda", "hdb", "cdrom"};
     for (int i = 0; i < 3; i++) {
         disk_image[i] = make_image(disk_size[i], i == 2 ? 2048 : 512);
@@ -95,6 +100,8 @@ static void handle_stop(Machine *m)
 {
     if (!m->stop)
         return;
+    if (trace)
+        fprintf(stderr, "stop %d: %s\n", m->stop, m->stop_msg);
     if (m->stop == STOP_RESET && m->reset)
         m->reset(m);
     m->stop = STOP_NONE;
@@ -136,25 +143,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case DEV_OP_OUT: {
             uint16_t port = fuzz_pick_port(f, fz_u16(&in));
             unsigned sz = io_size(fz_u8(&in));
-            io_write(m->io, port, fz_u32(&in), sz);
+            uint32_t v = fz_u32(&in);
+            if (trace)
+                fprintf(stderr, "out%u %04x <- %x\n", sz, port, v);
+            io_write(m->io, port, v, sz);
             break;
         }
         case DEV_OP_IN: {
             uint16_t port = fuzz_pick_port(f, fz_u16(&in));
-            io_read(m->io, port, io_size(fz_u8(&in)));
+            unsigned sz = io_size(fz_u8(&in));
+            uint32_t v = io_read(m->io, port, sz);
+            if (trace)
+                fprintf(stderr, "in%u  %04x -> %x\n", sz, port, v);
             break;
         }
         case DEV_OP_MWRITE: {
             uint64_t gpa = fuzz_pick_addr(f, fz_u32(&in));
             unsigned sz = mem_size(fz_u8(&in));
             uint64_t v = fz_u64(&in);
+            if (trace)
+                fprintf(stderr, "mw%u %08llx <- %llx\n", sz, (unsigned long long)gpa,
+                        (unsigned long long)v);
             as_write(m->as, gpa, &v, sz);
             break;
         }
         case DEV_OP_MREAD: {
             uint64_t gpa = fuzz_pick_addr(f, fz_u32(&in));
-            uint64_t v;
-            as_read(m->as, gpa, &v, mem_size(fz_u8(&in)));
+            uint64_t v = 0;
+            unsigned sz = mem_size(fz_u8(&in));
+            as_read(m->as, gpa, &v, sz);
+            if (trace)
+                fprintf(stderr, "mr%u %08llx -> %llx\n", sz, (unsigned long long)gpa,
+                        (unsigned long long)v);
             break;
         }
         case DEV_OP_RAM: {
@@ -171,8 +191,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             clock_run_timers(m->clock);
             break;
         case DEV_OP_ACK:
-            if (m->intr_pending && m->intr_pending(m->intr_opaque))
-                m->intr_ack(m->intr_opaque);
+            if (m->intr_pending && m->intr_pending(m->intr_opaque)) {
+                int vec = m->intr_ack(m->intr_opaque);
+                if (trace)
+                    fprintf(stderr, "ack -> vector %d\n", vec);
+            }
             break;
         case DEV_OP_OUTS:
         case DEV_OP_INS: {
@@ -181,13 +204,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             unsigned count = fz_u8(&in);
             for (unsigned i = 0; i < count; i++) {
                 if (op == DEV_OP_INS) {
-                    io_read(m->io, port, sz);
+                    uint32_t v = io_read(m->io, port, sz);
+                    if (trace)
+                        fprintf(stderr, "%s%x", i ? " " : "ins: ", v);
                     continue;
                 }
                 uint32_t v = 0;
                 fz_bytes(&in, &v, sz);
                 io_write(m->io, port, v, sz);
             }
+            if (trace)
+                fprintf(stderr, "%s%s %u x %u at %04x\n", op == DEV_OP_INS && count ? "\n" : "",
+                        op == DEV_OP_INS ? "ins" : "outs", count, sz, port);
             break;
         }
         case DEV_OP_CPU: {

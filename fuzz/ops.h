@@ -23,7 +23,8 @@
  *
  * fuzz_dbt: [mode u8] [flags u8] [state: FUZZ_DBT_STATE_BYTES] then code bytes placed at the
  *   entry point (at most FUZZ_DBT_CODE_MAX); the state bytes give the GPRs, EFLAGS and the
- *   rest as fuzz_dbt.c reads them. flags bit 0: the host-code back end (else the interpreter).
+ *   rest as fuzz_dbt.c reads them. flags: bit 0 the host-code back end (else the interpreter),
+ *   bit 1 no APICs, bit 2 the PICs unmasked (else masked).
  *
  * fuzz_loaders: [kind u8] [args: 8 bytes] then the file's bytes.
  */
@@ -87,7 +88,7 @@ enum {
     DBT_MODE_RAW,    /* descriptor caches, control registers and tables all from the state */
     DBT_MODE_COUNT
 };
-#define FUZZ_DBT_STATE_BYTES 96
+#define FUZZ_DBT_STATE_BYTES 128
 #define FUZZ_DBT_CODE_MAX 4096
 
 /* fuzz_loaders kinds */

@@ -342,7 +342,8 @@ static int prd_fetch(IdeController *c, PrdWalk *w)
 {
     if (w->eot)
         return PRD_END;
-    if (w->next + PRD_SIZE > 0x100000000ull || (w->next & ~(uint64_t)(PRD_TABLE_REGION - 1)) != w->region)
+    if (w->next + PRD_SIZE > 0x100000000ull ||
+        (w->next & ~(uint64_t)(PRD_TABLE_REGION - 1)) != w->region)
         return PRD_FAULT;
     uint8_t e[PRD_SIZE];
     if (as_read(c->as, w->next, e, sizeof(e)) != MEM_OK)
@@ -808,7 +809,7 @@ static void exec_cmd(IdeChannel *ch, uint8_t cmd)
     }
     IdeDevice *d = selected(ch);
     if (d->media == IDE_MEDIA_NONE)
-        return; /* nobody there to take it */
+        return;  /* nobody there to take it */
     end_xfer(d); /* a new command ends whatever was in progress */
     d->intrq = false;
     update_irq(ch);
@@ -1160,8 +1161,7 @@ static void update_decode(IdeController *c)
     }
 }
 
-static void piix_config_write(void *opaque, PciDevice *d, unsigned off, uint32_t val,
-                              unsigned size)
+static void piix_config_write(void *opaque, PciDevice *d, unsigned off, uint32_t val, unsigned size)
 {
     update_decode(opaque);
 }
@@ -1248,8 +1248,8 @@ int ide_attach(IdeController *c, unsigned channel, unsigned unit, IdeMedia media
     }
     IdeDevice *d = &c->ch[channel].dev[unit];
     if (d->media != IDE_MEDIA_NONE) {
-        snprintf(err, errlen, "ide: %s %s already has a drive",
-                 channel ? "secondary" : "primary", unit ? "slave" : "master");
+        snprintf(err, errlen, "ide: %s %s already has a drive", channel ? "secondary" : "primary",
+                 unit ? "slave" : "master");
         blk_close(blk);
         return -EEXIST;
     }

@@ -63,8 +63,8 @@ typedef struct IdeController IdeController;
  * it installs the PIIX3's IDE hooks (decode enables, BMIBA moves) and needs PCI bus mastering
  * enabled for DMA; without, ports always decode and ide_map_bmdma() places the bus-master
  * registers. NULL with the reason in err. */
-IdeController *ide_new(IoBus *io, AddressSpace *dma_as, Piix3 *piix, const IrqLine irq[IDE_CHANNELS],
-                       char *err, size_t errlen);
+IdeController *ide_new(IoBus *io, AddressSpace *dma_as, Piix3 *piix,
+                       const IrqLine irq[IDE_CHANNELS], char *err, size_t errlen);
 /* Closes the attached images. Before piix3_free. */
 void ide_free(IdeController *c);
 

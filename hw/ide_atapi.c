@@ -334,8 +334,8 @@ static unsigned mode_page(const IdeDevice *d, uint8_t *b, unsigned page, bool ch
     b[1] = 18;
     if (changeable)
         return 20;
-    b[2] = 0x08;                          /* reads DVD-ROM (and CD-ROM) */
-    b[4] = 0x71;                          /* audio play, mode 2 forms 1 and 2, multi-session */
+    b[2] = 0x08; /* reads DVD-ROM (and CD-ROM) */
+    b[4] = 0x71; /* audio play, mode 2 forms 1 and 2, multi-session */
     b[5] = 0x00;
     b[6] = 0x29 | (d->locked ? 0x02 : 0); /* tray, eject, lock (and its state) */
     st_be16(b + 8, 706);                  /* maximum read speed, kB/s (obsolete field) */
@@ -516,9 +516,8 @@ void atapi_packet_received(IdeDevice *d)
 
     /* a pending unit attention is reported first, except to the commands that must work
      * through it */
-    if (d->sense_key == SENSE_UNIT_ATTENTION && op != GPCMD_REQUEST_SENSE &&
-        op != GPCMD_INQUIRY && op != GPCMD_GET_CONFIGURATION &&
-        op != GPCMD_GET_EVENT_STATUS_NOTIFICATION) {
+    if (d->sense_key == SENSE_UNIT_ATTENTION && op != GPCMD_REQUEST_SENSE && op != GPCMD_INQUIRY &&
+        op != GPCMD_GET_CONFIGURATION && op != GPCMD_GET_EVENT_STATUS_NOTIFICATION) {
         atapi_check(d, SENSE_UNIT_ATTENTION, d->asc, d->ascq);
         d->sense_key = SENSE_NO_SENSE; /* reported once */
         d->asc = d->ascq = 0;
@@ -598,7 +597,7 @@ void atapi_identify(IdeDevice *d, uint16_t *id)
     memset(id, 0, 512);
     /* ATAPI, CD-ROM (type 5), removable, DRQ within 50 us, 12-byte packets */
     id[0] = (2 << 14) | (5 << 8) | (1 << 7) | (2 << 5);
-    ide_identify_common(d, id); /* strings, DMA modes, version, word 93 */
+    ide_identify_common(d, id);               /* strings, DMA modes, version, word 93 */
     id[49] = (1 << 11) | (1 << 9) | (1 << 8); /* IORDY, LBA, DMA */
     id[82] = (1 << 14) | (1 << 9) | (1 << 4); /* NOP, DEVICE RESET, PACKET */
     id[83] = (1 << 14);

@@ -12,8 +12,8 @@
 /* ---- Command block registers (offset from the channel's base) ---- */
 enum {
     ATA_REG_DATA = 0,
-    ATA_REG_ERROR = 1,    /* read */
-    ATA_REG_FEATURES = 1, /* write */
+    ATA_REG_ERROR = 1,        /* read */
+    ATA_REG_FEATURES = 1,     /* write */
     ATA_REG_SECTOR_COUNT = 2, /* ATAPI: Interrupt Reason when read */
     ATA_REG_LBA_LOW = 3,      /* Sector Number in CHS mode */
     ATA_REG_LBA_MID = 4,      /* Cylinder Low; ATAPI Byte Count low */
@@ -127,9 +127,9 @@ enum {
 /* SET TRANSFER MODE values (Sector Count) */
 #define ATA_XFER_PIO_DEFAULT 0x00
 #define ATA_XFER_PIO_DEFAULT_NOIORDY 0x01
-#define ATA_XFER_PIO_FLOW 0x08  /* | mode 0-4 */
-#define ATA_XFER_MWDMA 0x20     /* | mode 0-2 */
-#define ATA_XFER_UDMA 0x40      /* | mode 0-5 */
+#define ATA_XFER_PIO_FLOW 0x08 /* | mode 0-4 */
+#define ATA_XFER_MWDMA 0x20    /* | mode 0-2 */
+#define ATA_XFER_UDMA 0x40     /* | mode 0-5 */
 
 /* CHECK POWER MODE results (Sector Count) */
 #define ATA_POWER_STANDBY 0x00
@@ -142,10 +142,10 @@ enum {
     PIIX_BMIDTP = 4, /* descriptor table pointer, 4 bytes */
     PIIX_BM_CHANNEL_STRIDE = 8,
 };
-#define PIIX_BMICOM_SSBM 0x01  /* start/stop bus master */
-#define PIIX_BMICOM_RWCON 0x08 /* 1: bus master writes memory (a device read) */
-#define PIIX_BMISTA_BMIDEA 0x01 /* bus master IDE active (read only) */
-#define PIIX_BMISTA_ERR 0x02    /* IDE DMA error (write 1 to clear) */
+#define PIIX_BMICOM_SSBM 0x01    /* start/stop bus master */
+#define PIIX_BMICOM_RWCON 0x08   /* 1: bus master writes memory (a device read) */
+#define PIIX_BMISTA_BMIDEA 0x01  /* bus master IDE active (read only) */
+#define PIIX_BMISTA_ERR 0x02     /* IDE DMA error (write 1 to clear) */
 #define PIIX_BMISTA_IDEINTS 0x04 /* IDE interrupt status (write 1 to clear) */
 #define PIIX_BMISTA_DMA0CAP 0x20
 #define PIIX_BMISTA_DMA1CAP 0x40
@@ -163,10 +163,10 @@ enum {
 #define ATA_SECTOR 512u
 #define ATAPI_SECTOR 2048u
 #define ATAPI_PACKET_SIZE 12
-#define ATA_MAX_MULT 16        /* READ/WRITE MULTIPLE: sectors per DRQ block at most */
+#define ATA_MAX_MULT 16 /* READ/WRITE MULTIPLE: sectors per DRQ block at most */
 #define ATA_LBA28_MAX 0x0fffffffull
-#define IDE_BUF_SIZE 0x10000u  /* one PIO DRQ block (ATAPI: up to 0xfffe) or DMA chunk */
-#define IDE_REPLY_SIZE 512u    /* IDENTIFY data, or a packet command's reply */
+#define IDE_BUF_SIZE 0x10000u /* one PIO DRQ block (ATAPI: up to 0xfffe) or DMA chunk */
+#define IDE_REPLY_SIZE 512u   /* IDENTIFY data, or a packet command's reply */
 
 typedef enum IdeXfer {
     XFER_NONE = 0,
@@ -205,7 +205,7 @@ typedef struct IdeDevice {
     IdeXfer xfer;
     uint8_t cmd;
     bool lba48;
-    uint8_t *buf;     /* IDE_BUF_SIZE */
+    uint8_t *buf;      /* IDE_BUF_SIZE */
     uint32_t pos, len; /* the PIO DRQ block in buf */
     uint64_t left;     /* bytes after the current block */
     uint64_t off;      /* medium byte offset of the next block (media transfers) */
@@ -250,11 +250,11 @@ void ide_identify_common(const IdeDevice *d, uint16_t *id);
 
 /* ide_atapi.c */
 void atapi_identify(IdeDevice *d, uint16_t *id);
-void atapi_packet_start(IdeDevice *d); /* the PACKET command was written */
-void atapi_packet_received(IdeDevice *d); /* the 12 bytes are in d->buf */
-void atapi_xfer_done(IdeDevice *d);       /* the last byte went to the host */
+void atapi_packet_start(IdeDevice *d);       /* the PACKET command was written */
+void atapi_packet_received(IdeDevice *d);    /* the 12 bytes are in d->buf */
+void atapi_xfer_done(IdeDevice *d);          /* the last byte went to the host */
 void atapi_xfer_error(IdeDevice *d, int rc); /* reading the medium failed */
-void atapi_dma_error(IdeDevice *d);       /* the bus master failed (PRDs, memory) */
+void atapi_dma_error(IdeDevice *d);          /* the bus master failed (PRDs, memory) */
 void atapi_reset(IdeDevice *d, bool power_on);
 void atapi_block_regs(IdeDevice *d, uint32_t n); /* a PIO DRQ block of n bytes is ready */
 

@@ -695,6 +695,10 @@ void pc_reset(Machine *m)
     if (d->apic)
         apic_reset(d->apic);
     m->nmi_pending = false;
+    if (d->ferr) /* the CPU's reset takes FERR# away, and IGNNE# with it */
+        irq_set(&d->fpu_irq, 0);
+    d->ferr = false;
+    m->ignne = false;
     if (d->pit)
         i8254_reset(d->pit);
     if (d->kbc)

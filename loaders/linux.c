@@ -29,6 +29,7 @@
 #define HDR_JUMP 0x200
 #define HDR_MAGIC 0x202
 #define HDR_VERSION 0x206
+#define HDR_KERNEL_VERSION 0x20e
 #define HDR_TYPE_OF_LOADER 0x210
 #define HDR_LOADFLAGS 0x211
 #define HDR_CODE32_START 0x214
@@ -154,21 +155,43 @@ static uint32_t crc32_update(uint32_t crc, const uint8_t *p, size_t n)
     return crc;
 }
 
-/* 0: the image's CRC holds; 1: it does not; <0: read error. */
-static int check_crc(int fd, uint64_t len)
+/* The CRC covers setup and kernel up to its own 4 bytes at the end of the syssize area. A
+ * kernel signed for UEFI Secure Boot (sbsign: Debian's, for instance) has two fields of the PE
+ * header in its setup code rewritten, the image checksum and the certificate table's data
+ * directory entry; with those put back to the zeros the build wrote, the CRC holds again.
+ * Returns 0 when it holds (either way), 1 when it does not, <0 on a read error. */
+static int check_crc(int fd, uint64_t len, const uint8_t *setup, size_t setup_len)
 {
     enum { CHUNK = 1 << 16 };
     uint8_t *buf = malloc(CHUNK);
     if (!buf)
         return -ENOMEM;
-    uint32_t crc = 0xffffffffu;
+    /* the PE fields, when the setup code carries a PE header ("MZ" ... "PE\0\0") */
+    size_t pe_fields[2] = {SIZE_MAX, SIZE_MAX};
+    size_t pe_len[2] = {4, 8};
+    if (setup_len >= 0x40 && setup[0] == 'M' && setup[1] == 'Z') {
+        size_t pe = le32(setup + 0x3c), opt = pe + 24;
+        if (pe < setup_len - 24 && !memcmp(setup + pe, "PE\0\0", 4) && opt + 152 <= setup_len) {
+            uint16_t magic = le16(setup + opt);
+            pe_fields[0] = opt + 64; /* CheckSum */
+            pe_fields[1] = opt + (magic == 0x20b ? 144 : 128); /* DataDirectory[SECURITY] */
+        }
+    }
+    uint32_t crc = 0xffffffffu, crc_pe = 0xffffffffu;
     uint64_t body = len - 4;
     int rc = 0;
     for (uint64_t off = 0; off < body && !rc;) {
         size_t n = body - off < CHUNK ? (size_t)(body - off) : CHUNK;
         rc = pread_full(fd, buf, n, off);
-        if (!rc)
-            crc = crc32_update(crc, buf, n);
+        if (rc)
+            break;
+        crc = crc32_update(crc, buf, n);
+        for (int i = 0; i < 2; i++)
+            for (size_t k = 0; k < pe_len[i]; k++)
+                if (pe_fields[i] != SIZE_MAX && pe_fields[i] + k >= off &&
+                    pe_fields[i] + k < off + n)
+                    buf[pe_fields[i] + k - off] = 0;
+        crc_pe = crc32_update(crc_pe, buf, n);
         off += n;
     }
     uint8_t stored[4];
@@ -177,7 +200,25 @@ static int check_crc(int fd, uint64_t len)
     free(buf);
     if (rc)
         return rc;
-    return le32(stored) == crc ? 0 : 1;
+    return le32(stored) == crc || le32(stored) == crc_pe ? 0 : 1;
+}
+
+/* Kernels from 3.0 up to 6.6 carry the build tool's CRC; 6.7 dropped it (and the tool). The
+ * version comes from the string kernel_version points at ("6.1.0-50-686 (...) #1 SMP ..."). */
+static bool has_build_crc(const uint8_t *setup, size_t setup_len)
+{
+    size_t at = (size_t)le16(setup + HDR_KERNEL_VERSION) + 0x200;
+    if (at == 0x200 || at >= setup_len)
+        return false;
+    unsigned major = 0, minor = 0;
+    size_t i = at;
+    while (i < setup_len && setup[i] >= '0' && setup[i] <= '9' && major < 100)
+        major = major * 10 + (setup[i++] - '0');
+    if (i >= setup_len || setup[i++] != '.' || i >= setup_len || setup[i] < '0' || setup[i] > '9')
+        return false;
+    while (i < setup_len && setup[i] >= '0' && setup[i] <= '9' && minor < 100)
+        minor = minor * 10 + (setup[i++] - '0');
+    return major >= 3 && (major < 6 || (major == 6 && minor < 7));
 }
 
 /* ---- initrd: what the kernel can unpack or mount ---- */
@@ -481,21 +522,27 @@ int load_linux(AddressSpace *as, uint64_t ram_size, CpuState *cpu, const LinuxBo
             goto out;
         }
     }
-    /* The build tool's CRC over setup and kernel. A signed kernel (UEFI Secure Boot: the PE
-     * header in the setup code rewritten, the signature appended) no longer matches it, so
-     * the check is made only on images without anything appended. */
-    if (syssize && setup_size + syssize == file_size) {
-        rc = check_crc(fd, file_size);
+    /* The build tool's CRC over setup and kernel: a flipped byte anywhere is caught here, not
+     * by the kernel's decompressor halting the guest. */
+    uint8_t *setup = syssize ? malloc(setup_size) : NULL;
+    if (setup && (rc = pread_full(fd, setup, setup_size, 0)) == 0 &&
+        has_build_crc(setup, setup_size)) {
+        rc = check_crc(fd, setup_size + syssize, setup, setup_size);
+        free(setup);
+        setup = NULL;
         if (rc < 0) {
             rc = loader_err(rc, err, errlen, path, "read error: %s", strerror(-rc));
             goto out;
         }
         if (rc) {
             rc = loader_err(-ENOEXEC, err, errlen, path,
-                            "damaged: the image's CRC-32 does not match its contents");
+                            "damaged: the CRC-32 at the end of the image does not match its "
+                            "contents");
             goto out;
         }
     }
+    free(setup);
+    rc = 0;
 
     bool kernel64 = version >= 0x020c && (le16(hdr + HDR_XLOADFLAGS) & XLF_KERNEL_64);
     if (kernel64 && !lb->long_mode) {

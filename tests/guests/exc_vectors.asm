@@ -5,8 +5,8 @@
 ; lets through; write and read/write data breakpoints as traps; ICEBP; DR6 bits), #BP,
 ; #OF (INTO taken and not), #BR, #UD (UD2, LOCK on a non-lockable instruction), #NM (x87
 ; with CR0.TS), #DF (a #GP whose gate is not present), #NP (INT through a not-present gate),
-; #SS (SS load of a not-present segment; an SS-relative access past the limit), #GP (WRMSR of
-; an unknown MSR, a reserved CR4 bit, a write to a code segment), #AC (CR0.AM + EFLAGS.AC,
+; #SS (SS load of a not-present segment; an SS-relative access past the limit), #GP (RDMSR of
+; an unknown MSR, a far JMP to the null selector, a write to a code segment, a limit), #AC (CR0.AM + EFLAGS.AC,
 ; misaligned at CPL 3). Faults push the EIP of the faulting instruction, traps that of the
 ; next one (SDM vol. 3 ch. 6.15). QEMU 7.2 does not check segment limits or alignment, builds
 ; ICEBP as #UD and reads unknown MSRs as 0: its run is given "no-seglimit no-ac no-icebp
@@ -362,13 +362,11 @@ test_gp:
 .msr:
     EXPECT_EXC 13, 0, .msr_insn, "#GP(0): RDMSR of an unknown MSR"
 .no_msr:
-    TRY .cr4
-    mov eax, cr4
-    or eax, 1 << 20                     ; SMEP: not in this CPU
-.cr4_insn:
-    mov cr4, eax
-.cr4:
-    EXPECT_EXC 13, 0, .cr4_insn, "#GP(0): reserved CR4 bit"
+    TRY .nullcs
+.nullcs_insn:
+    jmp 0:.nullcs                       ; a null code selector
+.nullcs:
+    EXPECT_EXC 13, 0, .nullcs_insn, "#GP(0): far JMP to the null selector"
     cmp dword [skip_seg], 0
     jne .skip
     TRY .cs

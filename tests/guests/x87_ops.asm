@@ -6,9 +6,11 @@
 ;
 ; X87OP kind, class, {instruction}   AB kind, class, {instruction}: the same after FLD B, FLD A
 ;   kind   how the oracle picks the inputs (x87_oracle.c)
-;   class  what a run on another emulator can be held to (x87.asm: exact under dualvm always):
-;          0 everything; 1 result within a few ulps, flags and C1 not compared
-;          (transcendentals, which QEMU computes differently); 2 not at all there
+;   class  what a run on another emulator (QEMU) is held to; under dualvm everything is exact.
+;          Bits: CL_TRANS the result only to within 2^-45 and no exception flags
+;          (transcendentals); CL_SKIP not at all; CL_CC C0 C2 C3 are defined (compares,
+;          FXAM, FPREM, the range flag C2 of the trigonometric ones), so they are compared.
+;          Off dualvm DE, PE and C1 are never compared (QEMU does not produce them as an x87).
 ; The stub runs after FNINIT and FLDCW with ESI = the input block (A at +8 and B at +18, both
 ; 80-bit) and EDI = the output block, whose memory operand M (+112, 16 bytes) starts as a copy
 ; of the input's. Everything it leaves (the FNSAVE image, EFLAGS, M) is compared.
@@ -17,6 +19,10 @@ bits 32
 cpu 686
 
 section .note.GNU-stack noalloc noexec nowrite progbits
+
+%define CL_TRANS 1
+%define CL_SKIP 2
+%define CL_CC 4
 
 %define A tword [esi + 8]
 %define B tword [esi + 18]
@@ -91,22 +97,22 @@ AB 'mi32', 0, {fisub dword [M]}
 AB 'mi32', 0, {fisubr dword [M]}
 AB 'mi32', 0, {fidivr dword [M]}
 ; ---- compares
-AB 'cmp', 0, {fcom st1}
-AB 'cmp', 0, {fcomp st1}
-AB 'cmp', 0, {fcompp}
-AB 'cmp', 0, {fucom st1}
-AB 'cmp', 0, {fucomp st1}
-AB 'cmp', 0, {fucompp}
-AB 'cmp', 0, {fcomi st0, st1}
-AB 'cmp', 0, {fucomi st0, st1}
-AB 'cmp', 0, {fcomip st0, st1}
-AB 'cmp', 0, {fucomip st0, st1}
-AB 'cmp', 0, {ftst}
-AB 'cmp', 0, {fxam}
-AB 'mf32', 0, {fcom dword [M]}
-AB 'mf64', 0, {fcomp qword [M]}
-AB 'mi16', 0, {ficom word [M]}
-AB 'mi32', 0, {ficomp dword [M]}
+AB 'cmp', CL_CC, {fcom st1}
+AB 'cmp', CL_CC, {fcomp st1}
+AB 'cmp', CL_CC, {fcompp}
+AB 'cmp', CL_CC, {fucom st1}
+AB 'cmp', CL_CC, {fucomp st1}
+AB 'cmp', CL_CC, {fucompp}
+AB 'cmp', CL_CC, {fcomi st0, st1}
+AB 'cmp', CL_CC, {fucomi st0, st1}
+AB 'cmp', CL_CC, {fcomip st0, st1}
+AB 'cmp', CL_CC, {fucomip st0, st1}
+AB 'cmp', CL_CC, {ftst}
+AB 'cmp', CL_CC, {fxam}
+AB 'mf32', CL_CC, {fcom dword [M]}
+AB 'mf64', CL_CC, {fcomp qword [M]}
+AB 'mi16', CL_CC, {ficom word [M]}
+AB 'mi32', CL_CC, {ficomp dword [M]}
 ; ---- one operand
 AB 'bin', 0, {fchs}
 AB 'bin', 0, {fabs}
@@ -114,17 +120,27 @@ AB 'sqrt', 0, {fsqrt}
 AB 'round', 0, {frndint}
 AB 'bin', 0, {fxtract}
 AB 'scale', 0, {fscale}
-AB 'prem', 0, {fprem}
-AB 'prem', 0, {fprem1}
+AB 'prem', CL_CC, {fprem}
+AB 'prem', CL_SKIP, {fprem1}            ; QEMU's quotient bits differ
 ; ---- transcendentals
-AB 'f2xm1', 1, {f2xm1}
-AB 'log', 1, {fyl2x}
-AB 'l2p1', 1, {fyl2xp1}
-AB 'atan', 1, {fpatan}
-AB 'trig', 1, {fptan}
-AB 'trig', 1, {fsin}
-AB 'trig', 1, {fcos}
-AB 'trig', 1, {fsincos}
+; first on arguments in their domains, as finite numbers, then on anything at all (out of
+; range, NaNs, large arguments, which QEMU reduces in double precision)
+AB 'f2xm1', CL_TRANS, {f2xm1}
+AB 'log', CL_TRANS, {fyl2x}
+AB 'l2p1', CL_TRANS, {fyl2xp1}
+AB 'atan', CL_TRANS, {fpatan}
+AB 'trig', CL_TRANS | CL_CC, {fptan}
+AB 'trig', CL_TRANS | CL_CC, {fsin}
+AB 'trig', CL_TRANS | CL_CC, {fcos}
+AB 'trig', CL_TRANS | CL_CC, {fsincos}
+AB 'any', CL_SKIP, {f2xm1}
+AB 'any', CL_SKIP, {fyl2x}
+AB 'any', CL_SKIP, {fyl2xp1}
+AB 'any', CL_SKIP, {fpatan}
+AB 'trigx', CL_SKIP, {fptan}
+AB 'trigx', CL_SKIP, {fsin}
+AB 'trigx', CL_SKIP, {fcos}
+AB 'trigx', CL_SKIP, {fsincos}
 ; ---- loads, stores and integer conversions under every rounding mode
 X87OP 'mf32', 0, {fld dword [M]}
 X87OP 'mf64', 0, {fld qword [M]}
@@ -140,9 +156,9 @@ AB 'round', 0, {fist word [M]}
 AB 'round', 0, {fist dword [M]}
 AB 'round', 0, {fistp qword [M]}
 cpu prescott                    ; FISTTP came with SSE3
-AB 'round', 2, {fisttp word [M]}
-AB 'round', 2, {fisttp dword [M]}
-AB 'round', 2, {fisttp qword [M]}
+AB 'round', CL_SKIP, {fisttp word [M]}
+AB 'round', CL_SKIP, {fisttp dword [M]}
+AB 'round', CL_SKIP, {fisttp qword [M]}
 cpu 686
 AB 'bcd', 0, {fbstp tword [M]}
 ; ---- constants (rounded by RC)

@@ -77,47 +77,83 @@ static void any80(uint8_t *p)
 {
     uint64_t mant = rnd64() | 1ull << 63;
     switch (rnd() % 16) {
-    case 0: put80(p, 0, sign()); break;
-    case 1: put80(p, rnd64() >> 1 | 1, sign()); break;                 /* denormal */
-    case 2: put80(p, 1ull << 63, sign() | 0x7fff); break;              /* infinity */
-    case 3: put80(p, mant | 1ull << 62, sign() | 0x7fff); break;       /* QNaN */
-    case 4: put80(p, (mant & ~(1ull << 62)) | 1, sign() | 0x7fff); break; /* SNaN */
-    case 5: put80(p, mant, sign() | (uint16_t)(0x7ffe - rnd() % 3)); break; /* huge */
-    case 6: put80(p, mant, sign() | (uint16_t)(1 + rnd() % 3)); break;      /* tiny */
-    case 7: putld(p, (long double)((int)(rnd() % 201) - 100)); break;
-    default: put80(p, mant, sign() | (uint16_t)(0x3fc0 + rnd() % 0x80)); break;
+    case 0:
+        put80(p, 0, sign());
+        break;
+    case 1:
+        put80(p, rnd64() >> 1 | 1, sign());
+        break; /* denormal */
+    case 2:
+        put80(p, 1ull << 63, sign() | 0x7fff);
+        break; /* infinity */
+    case 3:
+        put80(p, mant | 1ull << 62, sign() | 0x7fff);
+        break; /* QNaN */
+    case 4:
+        put80(p, (mant & ~(1ull << 62)) | 1, sign() | 0x7fff);
+        break; /* SNaN */
+    case 5:
+        put80(p, mant, sign() | (uint16_t)(0x7ffe - rnd() % 3));
+        break; /* huge */
+    case 6:
+        put80(p, mant, sign() | (uint16_t)(1 + rnd() % 3));
+        break; /* tiny */
+    case 7:
+        putld(p, (long double)((int)(rnd() % 201) - 100));
+        break;
+    default:
+        put80(p, mant, sign() | (uint16_t)(0x3fc0 + rnd() % 0x80));
+        break;
     }
 }
 
 /* A value with the given unbiased exponent range around 0. */
 static void near80(uint8_t *p, int lo, int hi)
 {
-    put80(p, rnd64() | 1ull << 63, sign() | (uint16_t)(0x3fff + lo + (int)(rnd() % (uint32_t)(hi - lo + 1))));
+    put80(p, rnd64() | 1ull << 63,
+          sign() | (uint16_t)(0x3fff + lo + (int)(rnd() % (uint32_t)(hi - lo + 1))));
 }
 
 static void rounding(uint8_t *p)
 {
     static const uint16_t lim[] = {0x400d, 0x400e, 0x401d, 0x401e, 0x403d, 0x403e};
     switch (rnd() % 6) {
-    case 0: putld(p, (long double)((int)(rnd() % 41) - 20) + 0.5L); break;
-    case 1: putld(p, (long double)((int)(rnd() % 41) - 20) + (long double)(rnd() % 8) / 8); break;
-    case 2: put80(p, rnd64() | 1ull << 63, sign() | lim[rnd() % 6]); break;
-    case 3: any80(p); break;
-    default: near80(p, -4, 40); break;
+    case 0:
+        putld(p, (long double)((int)(rnd() % 41) - 20) + 0.5L);
+        break;
+    case 1:
+        putld(p, (long double)((int)(rnd() % 41) - 20) + (long double)(rnd() % 8) / 8);
+        break;
+    case 2:
+        put80(p, rnd64() | 1ull << 63, sign() | lim[rnd() % 6]);
+        break;
+    case 3:
+        any80(p);
+        break;
+    default:
+        near80(p, -4, 40);
+        break;
     }
 }
 
 static void mem_float(uint8_t *p, bool dbl)
 {
-    static const uint32_t f[] = {0, 0x80000000, 1, 0x807fffff, 0x7f800000, 0xff800000,
-                                 0x7fc00000, 0x7f800001, 0x3f800000, 0x7f7fffff, 0x00800000};
-    static const uint64_t d[] = {0, 0x8000000000000000ull, 1, 0x000fffffffffffffull,
-                                 0x7ff0000000000000ull, 0xfff8000000000000ull,
-                                 0x7ff0000000000001ull, 0x3ff0000000000000ull,
+    static const uint32_t f[] = {0,          0x80000000, 1,          0x807fffff,
+                                 0x7f800000, 0xff800000, 0x7fc00000, 0x7f800001,
+                                 0x3f800000, 0x7f7fffff, 0x00800000};
+    static const uint64_t d[] = {0,
+                                 0x8000000000000000ull,
+                                 1,
+                                 0x000fffffffffffffull,
+                                 0x7ff0000000000000ull,
+                                 0xfff8000000000000ull,
+                                 0x7ff0000000000001ull,
+                                 0x3ff0000000000000ull,
                                  0x7fefffffffffffffull};
     if (dbl) {
         uint64_t v = (rnd() & 1) ? d[rnd() % (sizeof d / sizeof d[0])]
-                                 : (rnd64() & 0x800fffffffffffffull) | (uint64_t)(0x3c0 + rnd() % 0x80) << 52;
+                                 : (rnd64() & 0x800fffffffffffffull) |
+                                       (uint64_t)(0x3c0 + rnd() % 0x80) << 52;
         memcpy(p, &v, 8);
     } else {
         uint32_t v = (rnd() & 1) ? f[rnd() % (sizeof f / sizeof f[0])]
@@ -130,10 +166,17 @@ static void mem_int(uint8_t *p, unsigned size)
 {
     uint64_t v = rnd64();
     switch (rnd() % 4) {
-    case 0: v = (uint64_t)(int64_t)((int)(rnd() % 201) - 100); break;
-    case 1: v = 1ull << (size * 8 - 1); break;
-    case 2: v = (1ull << (size * 8 - 1)) - 1; break;
-    default: break;
+    case 0:
+        v = (uint64_t)(int64_t)((int)(rnd() % 201) - 100);
+        break;
+    case 1:
+        v = 1ull << (size * 8 - 1);
+        break;
+    case 2:
+        v = (1ull << (size * 8 - 1)) - 1;
+        break;
+    default:
+        break;
     }
     memcpy(p, &v, size);
 }
@@ -179,23 +222,33 @@ static void pick(const OpDesc *op, uint8_t *in)
     } else if (!strcmp(k, "prem")) {
         near80(a, -8, 80);
         near80(b, -8, 8);
-    } else if (!strcmp(k, "f2xm1")) {
-        if (rnd() % 4)
-            near80(a, -64, -1);
+    } else if (!strcmp(k, "f2xm1")) { /* in-domain finite arguments: -1 < A < 1 */
+        near80(a, -64, -1);
     } else if (!strcmp(k, "log")) {
-        if (rnd() % 4) {
-            near80(a, -100, 100);
-            a[9] &= 0x7f;
-        }
+        near80(a, -100, 100);
+        a[9] &= 0x7f;
+        near80(b, -20, 20);
     } else if (!strcmp(k, "l2p1")) {
-        if (rnd() % 4)
-            near80(a, -70, -3);
-    } else if (!strcmp(k, "trig")) {
+        near80(a, -70, -3);
+        near80(b, -20, 20);
+    } else if (!strcmp(k, "atan")) {
+        near80(a, -30, 30);
+        near80(b, -30, 30);
+    } else if (!strcmp(k, "trig")) { /* |A| < 1 */
+        near80(a, -30, -1);
+    } else if (!strcmp(k, "trigx")) {
         switch (rnd() % 4) {
-        case 0: break;
-        case 1: near80(a, 62, 64); break; /* at the edge of the range 2^63 */
-        case 2: putld(a, 3.14159265358979323846L * (long double)((int)(rnd() % 9) - 4)); break;
-        default: near80(a, -20, 20); break;
+        case 0:
+            break;
+        case 1:
+            near80(a, 62, 64);
+            break; /* at the edge of the range 2^63 */
+        case 2:
+            putld(a, 3.14159265358979323846L * (long double)((int)(rnd() % 9) - 4));
+            break;
+        default:
+            near80(a, -20, 20);
+            break;
         }
     } else if (!strcmp(k, "mf32") || !strcmp(k, "mf64")) {
         mem_float(m, k[3] == '6');
@@ -208,7 +261,7 @@ static void pick(const OpDesc *op, uint8_t *in)
     } else if (!strcmp(k, "bcd")) {
         if (rnd() % 4)
             near80(a, 0, 62);
-    } else if (!strcmp(k, "const") || !strcmp(k, "fcmov") || !strcmp(k, "atan")) {
+    } else if (!strcmp(k, "const") || !strcmp(k, "fcmov") || !strcmp(k, "any")) {
         /* as drawn */
     } else {
         fprintf(stderr, "x87_oracle: op '%s' has unknown kind '%s'\n", op->name, k);
@@ -220,8 +273,8 @@ static void pick(const OpDesc *op, uint8_t *in)
 static void sanitize(uint8_t *out)
 {
     uint8_t *s = out + OUT_SAVE;
-    memset(s + 12, 0, 8);  /* FIP, FCS, FOP */
-    memset(s + 20, 0, 6);  /* FDP, FDS */
+    memset(s + 12, 0, 8); /* FIP, FCS, FOP */
+    memset(s + 20, 0, 6); /* FDP, FDS */
     uint16_t fsw, ftw;
     memcpy(&fsw, s + 4, 2);
     memcpy(&ftw, s + 8, 2);
@@ -282,16 +335,17 @@ int main(int argc, char **argv)
     }
     char host[49];
     host_name(host, sizeof host);
-    fprintf(f, "; Generated by x87_oracle from x87_ops.asm: each case's expected x87 state was\n"
-               "; observed on the build host's CPU. Do not edit.\n"
-               "; entry: op index, input block (11 dwords), output block (32 dwords)\n"
-               "\nsection .rodata\nx87_oracle_host: db \"%s\", 0\nalign 4\nx87_cases:\n",
+    fprintf(f,
+            "; Generated by x87_oracle from x87_ops.asm: each case's expected x87 state was\n"
+            "; observed on the build host's CPU. Do not edit.\n"
+            "; entry: op index, input block (11 dwords), output block (32 dwords)\n"
+            "\nsection .rodata\nx87_oracle_host: db \"%s\", 0\nalign 4\nx87_cases:\n",
             host);
     unsigned total = 0;
     for (uint32_t i = 0; i < x87_op_count; i++) {
         const OpDesc *op = &x87_op_table[i];
         unsigned want = !strcmp(op->kind, "const") ? base / 2 : base;
-        if (!strcmp(op->kind, "trig") || !strcmp(op->kind, "round") || !strcmp(op->kind, "bin"))
+        if (!strcmp(op->kind, "trigx") || !strcmp(op->kind, "round") || !strcmp(op->kind, "bin"))
             want += base / 2;
         fprintf(f, "; %s\n", op->name);
         for (unsigned n = 0; n < want; n++) {

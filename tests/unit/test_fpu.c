@@ -82,8 +82,8 @@ static void setup(void)
     cr_assert(m, "%s", err);
     env = dbt_new(m);
     cr_assert(env);
-    native = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS,
-                  -1, 0);
+    native =
+        mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     cr_assert(native != MAP_FAILED);
     hdata = aligned_alloc(4096, 4096);
     gdata = as_host_ptr(m->as, DATA_GPA, 4096, true);
@@ -118,16 +118,34 @@ static void rand80(uint8_t *p)
     uint64_t r = rnd(), mant = rnd();
     uint16_t s = rsign();
     switch (r % 24) {
-    case 0: put80(p, 0, s); break;                                           /* zero */
-    case 1: put80(p, mant >> 1 | 1, s); break;                               /* denormal */
-    case 2: put80(p, mant | 1ull << 63, s); break;                           /* pseudo-denormal */
-    case 3: put80(p, 1ull << 63, s | 0x7fff); break;                         /* infinity */
-    case 4: put80(p, mant | 3ull << 62, s | 0x7fff); break;                  /* QNaN */
-    case 5: put80(p, (mant & ~(1ull << 62)) | 1ull << 63 | 1, s | 0x7fff); break; /* SNaN */
-    case 6: put80(p, 3ull << 62, 0xffff); break;                             /* indefinite */
-    case 7: put80(p, mant >> 1, s | (uint16_t)(1 + rnd() % 0x7ffe)); break;  /* unnormal */
-    case 8: put80(p, mant >> 1, s | 0x7fff); break;                          /* pseudo-NaN/inf */
-    case 9: /* a small integer */
+    case 0:
+        put80(p, 0, s);
+        break; /* zero */
+    case 1:
+        put80(p, mant >> 1 | 1, s);
+        break; /* denormal */
+    case 2:
+        put80(p, mant | 1ull << 63, s);
+        break; /* pseudo-denormal */
+    case 3:
+        put80(p, 1ull << 63, s | 0x7fff);
+        break; /* infinity */
+    case 4:
+        put80(p, mant | 3ull << 62, s | 0x7fff);
+        break; /* QNaN */
+    case 5:
+        put80(p, (mant & ~(1ull << 62)) | 1ull << 63 | 1, s | 0x7fff);
+        break; /* SNaN */
+    case 6:
+        put80(p, 3ull << 62, 0xffff);
+        break; /* indefinite */
+    case 7:
+        put80(p, mant >> 1, s | (uint16_t)(1 + rnd() % 0x7ffe));
+        break; /* unnormal */
+    case 8:
+        put80(p, mant >> 1, s | 0x7fff);
+        break; /* pseudo-NaN/inf */
+    case 9:    /* a small integer */
     case 10: {
         int64_t v = (int64_t)(rnd() % 2001) - 1000;
         long double d = (long double)v;
@@ -135,7 +153,8 @@ static void rand80(uint8_t *p)
         break;
     }
     case 11: { /* n + 1/2 and friends, for rounding to integers */
-        long double d = (long double)((int64_t)(rnd() % 200) - 100) + 0.5L * (long double)(rnd() % 3);
+        long double d =
+            (long double)((int64_t)(rnd() % 200) - 100) + 0.5L * (long double)(rnd() % 3);
         memcpy(p, &d, 10);
         break;
     }
@@ -146,12 +165,13 @@ static void rand80(uint8_t *p)
         break;
     }
     case 14: /* near the overflow and underflow limits */
-        put80(p, mant | 1ull << 63, s | (uint16_t)((rnd() & 1) ? 0x7ffe - rnd() % 4 : 1 + rnd() % 4));
+        put80(p, mant | 1ull << 63,
+              s | (uint16_t)((rnd() & 1) ? 0x7ffe - rnd() % 4 : 1 + rnd() % 4));
         break;
     case 15: /* around the float/double limits */
     case 16: {
-        static const uint16_t e[] = {0x407e, 0x407f, 0x3f81, 0x3f80, 0x3f6a, 0x43fe, 0x43ff,
-                                     0x3c01, 0x3c00, 0x3bcd};
+        static const uint16_t e[] = {0x407e, 0x407f, 0x3f81, 0x3f80, 0x3f6a,
+                                     0x43fe, 0x43ff, 0x3c01, 0x3c00, 0x3bcd};
         put80(p, mant | 1ull << 63, s | e[rnd() % 10]);
         break;
     }
@@ -170,7 +190,7 @@ static void rand80(uint8_t *p)
 
 static void rand32(uint8_t *p)
 {
-    static const uint32_t edges[] = {0, 0x80000000, 0x00000001, 0x807fffff, 0x7f800000,
+    static const uint32_t edges[] = {0,          0x80000000, 0x00000001, 0x807fffff, 0x7f800000,
                                      0xff800000, 0x7fc00000, 0xffc00000, 0x7f800001, 0x7fbfffff,
                                      0x3f800000, 0x3f000000, 0x7f7fffff, 0x00800000};
     uint32_t v = (uint32_t)rnd();
@@ -181,11 +201,18 @@ static void rand32(uint8_t *p)
 
 static void rand64(uint8_t *p)
 {
-    static const uint64_t edges[] = {0, 0x8000000000000000ull, 1, 0x800fffffffffffffull,
-                                     0x7ff0000000000000ull, 0xfff0000000000000ull,
-                                     0x7ff8000000000000ull, 0x7ff0000000000001ull,
-                                     0x3ff0000000000000ull, 0x3fe0000000000000ull,
-                                     0x7fefffffffffffffull, 0x0010000000000000ull};
+    static const uint64_t edges[] = {0,
+                                     0x8000000000000000ull,
+                                     1,
+                                     0x800fffffffffffffull,
+                                     0x7ff0000000000000ull,
+                                     0xfff0000000000000ull,
+                                     0x7ff8000000000000ull,
+                                     0x7ff0000000000001ull,
+                                     0x3ff0000000000000ull,
+                                     0x3fe0000000000000ull,
+                                     0x7fefffffffffffffull,
+                                     0x0010000000000000ull};
     uint64_t v = rnd();
     if (rnd() & 1)
         v = edges[rnd() % (sizeof(edges) / sizeof(edges[0]))];
@@ -198,10 +225,17 @@ static void randint(uint8_t *p, unsigned size)
 {
     uint64_t v = rnd();
     switch (rnd() % 4) {
-    case 0: v = (uint64_t)((int64_t)(rnd() % 200) - 100); break;
-    case 1: v = 1ull << (size * 8 - 1); break;
-    case 2: v = (1ull << (size * 8 - 1)) - 1 - rnd() % 3; break;
-    default: break;
+    case 0:
+        v = (uint64_t)((int64_t)(rnd() % 200) - 100);
+        break;
+    case 1:
+        v = 1ull << (size * 8 - 1);
+        break;
+    case 2:
+        v = (1ull << (size * 8 - 1)) - 1 - rnd() % 3;
+        break;
+    default:
+        break;
     }
     memcpy(p, &v, size);
 }
@@ -294,18 +328,33 @@ static void fill_mem(uint8_t *p, int kind)
         memcpy(p + i, &r, 8);
     }
     switch (kind) {
-    case M_F32: rand32(p); break;
-    case M_F64: rand64(p); break;
-    case M_F80: rand80(p); break;
-    case M_I16: randint(p, 2); break;
-    case M_I32: randint(p, 4); break;
-    case M_I64: randint(p, 8); break;
-    case M_BCD: randbcd(p); break;
+    case M_F32:
+        rand32(p);
+        break;
+    case M_F64:
+        rand64(p);
+        break;
+    case M_F80:
+        rand80(p);
+        break;
+    case M_I16:
+        randint(p, 2);
+        break;
+    case M_I32:
+        randint(p, 4);
+        break;
+    case M_I64:
+        randint(p, 8);
+        break;
+    case M_BCD:
+        randbcd(p);
+        break;
     case M_ENV:
         if (rnd() & 1)
             rand_state(p); /* else random bytes */
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -390,12 +439,22 @@ static bool image_byte_compared(unsigned i, bool control)
 static unsigned mem_size(int kind)
 {
     switch (kind) {
-    case M_F32: case M_I32: return 4;
-    case M_F64: case M_I64: return 8;
-    case M_F80: case M_BCD: return 10;
-    case M_I16: case M_W16: return 2;
-    case M_ENV: return 108;
-    default: return 0;
+    case M_F32:
+    case M_I32:
+        return 4;
+    case M_F64:
+    case M_I64:
+        return 8;
+    case M_F80:
+    case M_BCD:
+        return 10;
+    case M_I16:
+    case M_W16:
+        return 2;
+    case M_ENV:
+        return 108;
+    default:
+        return 0;
     }
 }
 
@@ -452,16 +511,15 @@ static void check_insn(const Insn *in, int iterations)
             hexdump(rh, sizeof(rh), (bad >= 1000 ? hdata + MEM_OFF : hdata + OUT_OFF), 28);
             hexdump(rs, sizeof(rs), (bad >= 1000 ? gdata + MEM_OFF : gdata + OUT_OFF), 28);
             cr_log_error("raw env host %s\n    dbt %s", rh, rs);
-            cr_log_error("insn %02x %02x %02x (iteration %d, first difference at %u)\n"
-                         "  in:   %s\n        mem %s fl %03llx\n"
-                         "  host: %s\n        mem %s fl %03llx ax %04llx\n"
-                         "  dbt:  %s\n        mem %s fl %03llx ax %04llx",
-                         in->b[0], in->b[1], in->len > 2 ? in->b[2] : 0, it, bad, s_in, s_mem,
-                         (unsigned long long)(fl_in & FL_ARITH), s_hw, hm,
-                         (unsigned long long)(hw.fl & FL_ARITH),
-                         (unsigned long long)(hw.rax & 0xffff), s_sw, sm,
-                         (unsigned long long)(sw.fl & FL_ARITH),
-                         (unsigned long long)(sw.rax & 0xffff));
+            cr_log_error(
+                "insn %02x %02x %02x (iteration %d, first difference at %u)\n"
+                "  in:   %s\n        mem %s fl %03llx\n"
+                "  host: %s\n        mem %s fl %03llx ax %04llx\n"
+                "  dbt:  %s\n        mem %s fl %03llx ax %04llx",
+                in->b[0], in->b[1], in->len > 2 ? in->b[2] : 0, it, bad, s_in, s_mem,
+                (unsigned long long)(fl_in & FL_ARITH), s_hw, hm,
+                (unsigned long long)(hw.fl & FL_ARITH), (unsigned long long)(hw.rax & 0xffff), s_sw,
+                sm, (unsigned long long)(sw.fl & FL_ARITH), (unsigned long long)(sw.rax & 0xffff));
             return;
         }
     }
@@ -500,8 +558,8 @@ static void check_reg_forms(unsigned opc_lo, unsigned opc_hi, int iterations)
         for (unsigned modrm = 0xc0; modrm <= 0xff; modrm++) {
             if (!reg_form_valid(opc, modrm))
                 continue;
-            Insn in = {{(uint8_t)(0xd8 + opc), (uint8_t)modrm}, 2, M_NONE,
-                       reg_form_control(opc, modrm)};
+            Insn in = {
+                {(uint8_t)(0xd8 + opc), (uint8_t)modrm}, 2, M_NONE, reg_form_control(opc, modrm)};
             check_insn(&in, iterations);
         }
     cr_assert_eq(failures, 0, "%u instructions differ from the host", failures);
@@ -544,21 +602,17 @@ static const struct {
     bool control;
 } mem_forms[] = {
     {0, 0, M_F32, 0}, {0, 1, M_F32, 0}, {0, 2, M_F32, 0}, {0, 3, M_F32, 0}, {0, 4, M_F32, 0},
-    {0, 5, M_F32, 0}, {0, 6, M_F32, 0}, {0, 7, M_F32, 0},
-    {1, 0, M_F32, 0}, {1, 2, M_F32, 0}, {1, 3, M_F32, 0}, {1, 4, M_ENV, 1}, {1, 5, M_W16, 1},
-    {1, 6, M_ENV, 1}, {1, 7, M_W16, 1},
+    {0, 5, M_F32, 0}, {0, 6, M_F32, 0}, {0, 7, M_F32, 0}, {1, 0, M_F32, 0}, {1, 2, M_F32, 0},
+    {1, 3, M_F32, 0}, {1, 4, M_ENV, 1}, {1, 5, M_W16, 1}, {1, 6, M_ENV, 1}, {1, 7, M_W16, 1},
     {2, 0, M_I32, 0}, {2, 1, M_I32, 0}, {2, 2, M_I32, 0}, {2, 3, M_I32, 0}, {2, 4, M_I32, 0},
-    {2, 5, M_I32, 0}, {2, 6, M_I32, 0}, {2, 7, M_I32, 0},
-    {3, 0, M_I32, 0}, {3, 1, M_I32, 0}, {3, 2, M_I32, 0}, {3, 3, M_I32, 0}, {3, 5, M_F80, 0},
-    {3, 7, M_F80, 0},
-    {4, 0, M_F64, 0}, {4, 1, M_F64, 0}, {4, 2, M_F64, 0}, {4, 3, M_F64, 0}, {4, 4, M_F64, 0},
-    {4, 5, M_F64, 0}, {4, 6, M_F64, 0}, {4, 7, M_F64, 0},
-    {5, 0, M_F64, 0}, {5, 1, M_I64, 0}, {5, 2, M_F64, 0}, {5, 3, M_F64, 0}, {5, 4, M_ENV, 1},
-    {5, 6, M_ENV, 1}, {5, 7, M_W16, 1},
-    {6, 0, M_I16, 0}, {6, 1, M_I16, 0}, {6, 2, M_I16, 0}, {6, 3, M_I16, 0}, {6, 4, M_I16, 0},
-    {6, 5, M_I16, 0}, {6, 6, M_I16, 0}, {6, 7, M_I16, 0},
-    {7, 0, M_I16, 0}, {7, 1, M_I16, 0}, {7, 2, M_I16, 0}, {7, 3, M_I16, 0}, {7, 4, M_BCD, 0},
-    {7, 5, M_I64, 0}, {7, 6, M_BCD, 0}, {7, 7, M_I64, 0},
+    {2, 5, M_I32, 0}, {2, 6, M_I32, 0}, {2, 7, M_I32, 0}, {3, 0, M_I32, 0}, {3, 1, M_I32, 0},
+    {3, 2, M_I32, 0}, {3, 3, M_I32, 0}, {3, 5, M_F80, 0}, {3, 7, M_F80, 0}, {4, 0, M_F64, 0},
+    {4, 1, M_F64, 0}, {4, 2, M_F64, 0}, {4, 3, M_F64, 0}, {4, 4, M_F64, 0}, {4, 5, M_F64, 0},
+    {4, 6, M_F64, 0}, {4, 7, M_F64, 0}, {5, 0, M_F64, 0}, {5, 1, M_I64, 0}, {5, 2, M_F64, 0},
+    {5, 3, M_F64, 0}, {5, 4, M_ENV, 1}, {5, 6, M_ENV, 1}, {5, 7, M_W16, 1}, {6, 0, M_I16, 0},
+    {6, 1, M_I16, 0}, {6, 2, M_I16, 0}, {6, 3, M_I16, 0}, {6, 4, M_I16, 0}, {6, 5, M_I16, 0},
+    {6, 6, M_I16, 0}, {6, 7, M_I16, 0}, {7, 0, M_I16, 0}, {7, 1, M_I16, 0}, {7, 2, M_I16, 0},
+    {7, 3, M_I16, 0}, {7, 4, M_BCD, 0}, {7, 5, M_I64, 0}, {7, 6, M_BCD, 0}, {7, 7, M_I64, 0},
 };
 
 Test(fpu, mem_forms)
@@ -576,8 +630,8 @@ Test(fpu, mem_forms)
 /* 16-bit operand size: the 14/94-byte layouts of FLDENV/FNSTENV/FRSTOR/FNSAVE. */
 Test(fpu, mem_forms_o16)
 {
-    static const uint8_t forms[][3] = {{0x66, 0xd9, 0x23}, {0x66, 0xd9, 0x33},
-                                       {0x66, 0xdd, 0x23}, {0x66, 0xdd, 0x33}};
+    static const uint8_t forms[][3] = {
+        {0x66, 0xd9, 0x23}, {0x66, 0xd9, 0x33}, {0x66, 0xdd, 0x23}, {0x66, 0xdd, 0x33}};
     for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
         Insn in = {{forms[i][0], forms[i][1], forms[i][2]}, 3, M_ENV, true};
         check_insn(&in, ITER);
@@ -593,10 +647,11 @@ Test(fpu, mem_forms_o16)
  * (MXCSR_MASK is the model's, XMM registers are not the FPU's; FOP/FIP/FDP: the layout test). */
 Test(fpu, fxsave_vs_host)
 {
-    uint8_t code[] = {0xdd, 0xa3, IN_OFF & 0xff, IN_OFF >> 8, 0, 0, /* frstor [ebx+IN] */
-                      0x0f, 0xae, 0x83, FX_OFF & 0xff, FX_OFF >> 8, 0, 0, /* fxsave [ebx+FX] */
-                      0xdb, 0xe3,                                         /* fninit */
-                      0xf4};
+    uint8_t code[] = {
+        0xdd, 0xa3, IN_OFF & 0xff, IN_OFF >> 8,   0,           0,    /* frstor [ebx+IN] */
+        0x0f, 0xae, 0x83,          FX_OFF & 0xff, FX_OFF >> 8, 0, 0, /* fxsave [ebx+FX] */
+        0xdb, 0xe3,                                                  /* fninit */
+        0xf4};
     memcpy(native, code, sizeof(code));
     native[sizeof(code) - 1] = 0xc3;
     cr_assert(as_load(m->as, CODE_GPA, code, sizeof(code)) == 0);
@@ -615,8 +670,8 @@ Test(fpu, fxsave_vs_host)
             if (i >= 6 && i < 32) /* pointers, MXCSR and its mask: not the guest FPU's */
                 continue;
             cr_assert_eq(hdata[FX_OFF + i], gdata[FX_OFF + i],
-                         "FXSAVE byte %u: host %02x dbt %02x (iteration %d)", i,
-                         hdata[FX_OFF + i], gdata[FX_OFF + i], it);
+                         "FXSAVE byte %u: host %02x dbt %02x (iteration %d)", i, hdata[FX_OFF + i],
+                         gdata[FX_OFF + i], it);
         }
     }
 }
@@ -624,9 +679,10 @@ Test(fpu, fxsave_vs_host)
 /* FXRSTOR a random image (valid MXCSR), FNSAVE: the state must match the host's. */
 Test(fpu, fxrstor_vs_host)
 {
-    uint8_t code[] = {0x0f, 0xae, 0x8b, FX_OFF & 0xff, FX_OFF >> 8, 0, 0, /* fxrstor [ebx+FX] */
-                      0xdd, 0xb3, OUT_OFF & 0xff, OUT_OFF >> 8, 0, 0,    /* fnsave [ebx+OUT] */
-                      0xf4};
+    uint8_t code[] = {
+        0x0f, 0xae, 0x8b,           FX_OFF & 0xff, FX_OFF >> 8, 0, 0, /* fxrstor [ebx+FX] */
+        0xdd, 0xb3, OUT_OFF & 0xff, OUT_OFF >> 8,  0,           0,    /* fnsave [ebx+OUT] */
+        0xf4};
     memcpy(native, code, sizeof(code));
     native[sizeof(code) - 1] = 0xc3;
     cr_assert(as_load(m->as, CODE_GPA, code, sizeof(code)) == 0);
@@ -846,9 +902,9 @@ Test(fpu, fstenv_fldenv_real)
 
 Test(fpu, fxsave_layout_and_round_trip)
 {
-    static const uint8_t code[] = {0x0f, 0xae, 0x03,       /* fxsave [ebx] */
-                                   0xdb, 0xe3,             /* fninit */
-                                   0x0f, 0xae, 0x0b,       /* fxrstor [ebx] */
+    static const uint8_t code[] = {0x0f, 0xae, 0x03, /* fxsave [ebx] */
+                                   0xdb, 0xe3,       /* fninit */
+                                   0x0f, 0xae, 0x0b, /* fxrstor [ebx] */
                                    0xf4};
     flat32();
     known_state(false);
@@ -902,7 +958,7 @@ static void setup_idt(void)
     uint8_t idt[32 * 8], hlt[32 * 16];
     for (int v = 0; v < 32; v++) {
         uint32_t h = HANDLERS_GPA + 16 * v;
-        uint8_t gate[8] = {(uint8_t)h, (uint8_t)(h >> 8), 0x08, 0, 0, 0x8e,
+        uint8_t gate[8] = {(uint8_t)h,         (uint8_t)(h >> 8), 0x08, 0, 0, 0x8e,
                            (uint8_t)(h >> 16), (uint8_t)(h >> 24)};
         memcpy(idt + 8 * v, gate, 8);
     }
@@ -1041,4 +1097,26 @@ Test(fpu, cpuid_fpu_fxsr)
     cr_assert(r[3] & CPUID_1_EDX_FPU, "CPUID.1:EDX.FPU");
     cr_assert(r[3] & CPUID_1_EDX_FXSR, "CPUID.1:EDX.FXSR");
     cr_assert(fpu_host_supported());
+}
+
+/* A fault on the memory operand leaves the FPU as it was: no pop, no flags, no pointers. */
+Test(fpu, memory_fault_is_precise)
+{
+    static const uint8_t code[] = {0xd9, 0xe8, /* fld1 */
+                                   0xd9, 0xeb, /* fldpi */
+                                   0xdd, 0x1b, /* fstp qword [ebx]: beyond DS's limit */
+                                   0xf4};
+    flat32();
+    setup_idt();
+    fpu_init_state(&env->s);
+    env->s.seg[S_DS].limit = 0xfff;
+    env->s.regs[R_EBX] = 0x1000;
+    uint64_t rip = run_code(code, sizeof(code), CODE_GPA);
+    cr_assert_eq(rip, HANDLERS_GPA + 16 * EXC_GP + 1, "#GP expected, stopped at %#llx",
+                 (unsigned long long)rip);
+    cr_assert_eq((env->s.fsw >> 11) & 7, 6, "TOP: both pushes, no pop");
+    cr_assert_eq(env->s.ftw, 0x0fff);
+    cr_assert_eq(env->s.fpr[0].sexp, 0x4000, "ST(0) is still pi");
+    cr_assert_eq(env->s.fop, 0x1eb, "FOP: the FLDPI, not the faulting FSTP");
+    cr_assert_eq(env->s.fsw & FSW_EXC, 0);
 }

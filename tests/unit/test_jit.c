@@ -425,7 +425,7 @@ static void random_insn(Code *c)
     int d = r32(), s = r32(), d8 = rnd() % 8, s8 = rnd() % 8, n = rnd() % 8, cc = rnd() % 16;
     int sh = (int[]){0, 1, 2, 3, 4, 5, 7}[rnd() % 7];
     uint32_t mem = DATA_GPA + 4 * (rnd() % 64);
-    switch (rnd() % 34) {
+    switch (rnd() % 36) {
     case 0:
     case 1:
     case 2:
@@ -532,6 +532,20 @@ static void random_insn(Code *c)
     case 32:
         emit(c, 2, 0x87, 0xc0 | s << 3 | d);
         break;
+    case 33: /* and idx, 0x3f; mov base, DATA; mov/op r, [base + idx * 4 + disp8] or store */
+    case 34: {
+        int ix = r32(), bs = r32(), r = r32();
+        if (ix == bs)
+            break;
+        emit(c, 3, 0x83, 0xe0 | ix, 0x3f);
+        emit(c, 1, 0xb8 + bs);
+        emit32(c, DATA_GPA);
+        int opc = (int[]){0x8b, 0x89, 0x03, 0x2b, 0x33, 0x01}[rnd() % 6];
+        if (r == bs || r == ix)
+            opc = opc == 0x8b ? 0x3b : opc; /* keep the address registers for the next ones */
+        emit(c, 4, opc, 0x44 | r << 3, 2 << 6 | ix << 3 | bs, rnd() & 0xfc);
+        break;
+    }
     default: /* ALU byte [mem], imm8 */
         emit(c, 2, 0x80, 0x05 | n << 3);
         emit32(c, mem);
