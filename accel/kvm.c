@@ -47,6 +47,12 @@
 
 #include "cpu/cpuid.h"
 
+/* leaf 1 and 0x80000001 EDX bits of the x86-64 model (setup_cpuid) */
+#define CPUID_1_EDX_SSE (1u << 25)
+#define CPUID_1_EDX_SSE2 (1u << 26)
+#define CPUID_EXT1_EDX_SYSCALL (1u << 11)
+#define CPUID_EXT1_EDX_LM (1u << 29)
+
 #ifndef sigev_notify_thread_id
 #define sigev_notify_thread_id _sigev_un._tid
 #endif
@@ -128,6 +134,7 @@ typedef struct KvmVcpu {
     bool sig_valid;
     uint64_t apic_en; /* IA32_APIC_BASE.EN of the loaded state, when the model has no APIC */
     CpuModel model;   /* the machine's CPUID model (APIC bit when the board has one) */
+    bool long_mode;   /* the model with long mode: a state in long mode was loaded (below) */
     bool halted;      /* guest executed HLT and no interrupt has woken it yet */
     bool io_pending;  /* last exit was IO/MMIO: KVM completes it at the next KVM_RUN */
     char error[400];  /* set_state failure, reported by the next run() */
@@ -619,6 +626,20 @@ static int setup_cpuid(KvmVcpu *k, char *err, size_t len)
                  * 57, for its canonical-address checks; the model's 32 becomes 0 ("not
                  * reported") here, the one field where the engines differ */
                 ent->eax &= ~0xff00u;
+                if (k->long_mode)
+                    ent->eax |= 48u << 8;
+            }
+            /* A guest started in long mode (an x86-64 kernel at its 64-bit entry) is an
+             * x86-64 CPU's: the model gains what such a CPU always has and the translator
+             * does not provide yet, long mode, SYSCALL, SSE and SSE2 (x86-64 kernels require
+             * the last two), as far as this host's KVM gives them. */
+            if (k->long_mode && (leaf == 1 || leaf == 0x80000001)) {
+                uint32_t want = leaf == 1 ? CPUID_1_EDX_SSE | CPUID_1_EDX_SSE2
+                                          : CPUID_EXT1_EDX_LM | CPUID_EXT1_EDX_SYSCALL;
+                uint32_t hd = h ? h->edx : 0;
+                note_missing(k, leaf == 1 ? "leaf 1 edx (long mode)" : "leaf 0x80000001 edx",
+                             want & ~hd);
+                ent->edx |= want & hd;
             }
         }
     }
@@ -968,6 +989,17 @@ static void kvm_set_state(Vcpu *v, const CpuState *s)
     const char *step = "completing I/O";
     if (complete_io(k) < 0)
         goto fail;
+
+    /* KVM accepts EFER.LME only from a CPU whose CPUID says long mode: the first state in
+     * long mode (loaded before the first run) switches the model to its x86-64 form */
+    if ((s->efer & EFER_LME) && !k->long_mode) {
+        k->long_mode = true;
+        step = "KVM_SET_CPUID2 with long mode";
+        if (setup_cpuid(k, k->error, sizeof(k->error)) < 0) {
+            errno = EINVAL;
+            goto fail;
+        }
+    }
 
     step = "KVM_GET_SREGS";
     if (ioctl(k->vcpu_fd, KVM_GET_SREGS, &sr) < 0)

@@ -100,7 +100,7 @@ static const struct {
                                         SC(pwritev) SC(getppid) SC(setsid) SC(chroot)
                                             SC(unshare) SC(setns) SC(init_module)
                                                 SC(finit_module) SC(kexec_load) SC(keyctl)
-                                                    SC(add_key) SC(sysinfo)
+                                                    SC(add_key) SC(sysinfo) SC(fallocate)
 };
 #undef SC
 
@@ -268,7 +268,8 @@ static int kvm_fds(int *fds, int max)
 #define ALLOW_LIST_LEGACY(X) X(poll) X(time)
 
 #define ALLOW_LIST_FILES(X)                                                                        \
-    X(openat) X(newfstatat) X(fstat) X(statx) X(renameat) X(renameat2) X(unlinkat) X(fchmod)
+    X(openat) X(newfstatat) X(fstat) X(statx) X(renameat) X(renameat2) X(unlinkat) X(fchmod)    \
+    X(fallocate) X(ftruncate)
 
 #define ALLOW_LIST_FILES_LEGACY(X) X(open) X(creat) X(rename) X(unlink) X(stat)
 

@@ -76,7 +76,7 @@ typedef struct DbtStats {
     uint64_t exceptions, interrupts;
     /* host-code back end (dbt/jit_x86_64.c) */
     uint64_t jit_blocks, jit_fallbacks; /* blocks compiled, blocks left to the interpreter */
-    uint64_t jit_code_bytes, jit_links, jit_runs, jit_lookups;
+    uint64_t jit_code_bytes, jit_links, jit_runs, jit_compile_ns;
 } DbtStats;
 
 /* Which back end runs translated blocks. */
@@ -158,6 +158,9 @@ void dbt_st_lin(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size);
 uint64_t dbt_ld_lin_priv(DbtCpu *env, uint64_t lin, unsigned size, bool user);
 void dbt_st_lin_priv(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size, bool user);
 void dbt_tlb_flush(DbtCpu *env);
+/* The checks of a write of size bytes at seg:off (segment, paging), raising what the write
+ * would, without writing (ENTER's probe of its final stack pointer). */
+void dbt_probe_write(DbtCpu *env, int seg, uint64_t off, unsigned size);
 /* INVLPG: drop the translation of the page holding lin (the whole 2/4 MiB page if large). */
 void dbt_tlb_flush_page(DbtCpu *env, uint64_t lin);
 /* Load the four PAE PDPTEs from CR3; false (and nothing loaded) if one has reserved bits set,

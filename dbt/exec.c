@@ -382,8 +382,11 @@ static Block *find_block(DbtCpu *env)
             page_add_block(env, b->phys_page2, b);
         env->st.blocks_translated++;
         /* single-instruction blocks stay with the interpreter: they must come back here */
-        if (env->jit && ((mode & MODE_STEP) || !jit_compile(env, b)))
-            b->exec_count = UINT32_MAX; /* the interpreter keeps it */
+        if (env->jit && !(mode & MODE_STEP)) {
+            uint64_t t1 = now_ns();
+            jit_compile(env, b); /* or the interpreter keeps it */
+            env->st.jit_compile_ns += now_ns() - t1;
+        }
     }
     env->jc[h] = b;
     return b;
@@ -501,9 +504,9 @@ void dbt_print_stats(DbtCpu *env, FILE *f)
     fprintf(f, "dbt: back end                 %s\n", dbt_backend_name(env->backend));
     if (env->backend == DBT_BACKEND_JIT)
         fprintf(f,
-                "dbt: jit: %llu blocks compiled (%llu KiB), %llu interpreted, %llu entries, "
-                "%llu links, %llu lookups\n",
+                "dbt: jit: %llu blocks compiled (%llu KiB, %.3f ms), %llu interpreted, "
+                "%llu entries, %llu links\n",
                 (unsigned long long)s->jit_blocks, (unsigned long long)s->jit_code_bytes >> 10,
-                (unsigned long long)s->jit_fallbacks, (unsigned long long)s->jit_runs,
-                (unsigned long long)s->jit_links, (unsigned long long)s->jit_lookups);
+                s->jit_compile_ns / 1e6, (unsigned long long)s->jit_fallbacks,
+                (unsigned long long)s->jit_runs, (unsigned long long)s->jit_links);
 }

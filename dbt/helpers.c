@@ -323,6 +323,10 @@ HELPER(helper_mov_to_cr)
         /* the bits whose function we implement; the rest are reserved here (#GP) */
         uint32_t ok = CR4_VME | CR4_PVI | CR4_TSD | CR4_DE | CR4_PSE | CR4_PAE | CR4_PGE |
                       CR4_OSFXSR | CR4_OSXMMEXCPT;
+        /* VME and PVI work here, but are reserved (as on a CPU without them) unless the
+         * CPUID model offers VME: both engines must show one CPU */
+        if (!(cpu_model_make(env->m->has_apic).feat_1_edx & CPUID_1_EDX_VME))
+            ok &= ~(uint32_t)(CR4_VME | CR4_PVI);
         if (v & ~ok)
             dbt_raise(env, EXC_GP, 1, 0);
         if ((v ^ env->s.cr4) & (CR4_PAE | CR4_PSE | CR4_PGE))
@@ -595,7 +599,7 @@ HELPER(helper_enter)
     uint64_t fp;
     sp = (sp - osz) & m;
     dbt_st(env, S_SS, sp, bp & msk(osz), osz);
-    fp = sp;
+    fp = (env->s.regs[R_ESP] & ~m) | sp; /* a 16-bit stack keeps ESP's upper half in it */
     for (unsigned i = 1; i < level; i++) {
         bp = (bp - osz) & m;
         uint64_t v = dbt_ld(env, S_SS, bp, osz);
@@ -609,7 +613,7 @@ HELPER(helper_enter)
     sp = (sp - alloc) & m;
     /* the new stack top must be writable, as the CPU probes it */
     if (alloc)
-        dbt_st(env, S_SS, sp, dbt_ld(env, S_SS, sp, 1), 1);
+        dbt_probe_write(env, S_SS, sp, 1);
     set_reg(env, R_EBP, m == 0xffff ? 2 : 4, fp); /* BP or EBP: the stack size decides */
     env->s.regs[R_ESP] = (env->s.regs[R_ESP] & ~m) | sp;
     return 0;

@@ -76,7 +76,6 @@ struct Block {
     IrOp *ops;
     void *host_code;       /* compiled entry (dbt/jit.h), NULL: the interpreter runs it */
     struct JitBlock *jit;  /* the back end's bookkeeping: exit slots, incoming chain links */
-    uint32_t exec_count;   /* interpreted runs, for the back end's compile threshold */
 };
 
 /* Run one block; returns after its exit op (EIP set) or an exception unwound past it. */

@@ -5,9 +5,10 @@
  * the two back ends can be mixed block by block. Compiled blocks run chained: a constant exit
  * jumps straight into the next compiled block once dbt_exec has seen that pair, and computed
  * exits look the next block up without leaving compiled code. Control comes back to dbt_exec
- * when an exit is not linked, after DbtCpu.jit_limit guest instructions (set it to 0 to make
- * compiled code return at its next block entry), on an exception, or at a block whose
- * instructions can change what the run loop must look at (mode, IF, I/O, HLT).
+ * when an exit is not linked, when a chaining exit finds DbtCpu.jit_limit guest instructions
+ * run (set it to 0 to make compiled code return at its next block boundary), on an exception,
+ * or at a block whose instructions can change what the run loop must look at (mode, IF, I/O,
+ * HLT).
  *
  * Code memory is one mapping, allocated bump-style; invalidated blocks keep their code until the
  * whole cache is flushed (which dbt_exec does only between blocks), so a block that invalidates

@@ -2,48 +2,62 @@
  *
  * One pass over a block's IR emits host code into a hot stream (the straight-line path) and a
  * cold one (memory slow paths, exits, stops), laid out hot then cold in the code buffer.
+ * Before it, two backward passes: temp liveness, and flags liveness (flags_liveness()).
  *
- * Host registers. RBX holds env for the whole run; R15 counts guest instructions since compiled
- * code was entered (dbt_exec's budget and the source of env->st.insns); R10 and R11 are scratch
- * for single instructions' needs. The other eleven (RAX RCX RDX RSI RDI R8 R9 RBP R12 R13 R14)
- * are allocated on the fly with reference counts: an IR temp lives in one, guest registers are
- * cached in them for the rest of the block (loaded on first use, written back where the guest
- * state must be exact: exits, memory slow paths, helpers), and the pending flags (below) pin the
- * values they need. The state is canonical (guest registers and flags in env, nothing cached)
- * at every block entry, so blocks can jump into each other.
+ * Host registers. RBX holds env for the whole run; R15 counts guest instructions since
+ * compiled code was entered (the run budget, and env->st.insns); R10 and R11 are scratch for
+ * single instructions. Guest EAX..EDI live in "home" registers (R12 R13 R14 RBP RSI RDI R8 R9)
+ * at every block boundary, so chained blocks pass them in registers: the trampoline loads them,
+ * the epilogue stores them, and env->s.regs is written back only where C code may look (memory
+ * slow paths, helpers). Inside a block the eleven allocatable registers (the homes, RAX RCX
+ * RDX) are handed out with reference counts: an IR temp aliases the register of the guest
+ * register it read, an op whose result goes straight back to the register it came from works
+ * in place, a SETR just rebinds, and exits move guest registers back home. Compiled code
+ * assumes the upper halves of EAX..EDI are zero (true in 16/32-bit code; jit_run() leaves
+ * other states to the interpreter).
  *
- * Flags. The lazy CcState of dbt/alu.c is kept, with the same records: an inline ALU op does not
- * store its record but keeps it pending (op and size known at compile time, the values in host
- * registers), so a record overwritten before anything can see it is never stored. It is stored
- * before calls that may fault or read the flags and at exits. The inline ALU op is the host's own
- * instruction at the guest's operand size, so the host flags equal the guest's right after it
- * (alu.c matches this AMD host; undefined flags are not taken from the host where alu.c defines
- * them otherwise): a condition right after (cmp/jcc, dec/jnz, test/setcc) is a host jcc/setcc,
- * and otherwise the host flags are rebuilt from the pending values (cmp, test, add) or, failing
- * that, cc_cond() is called on the stored record. Rotates, variable shifts, and whatever alu.c
- * handles specially go through alu_exec().
+ * Flags. The lazy CcState of dbt/alu.c is kept, with the same records (CC_OP_* in alu.h). An
+ * inline ALU op keeps its record pending in host registers; it is stored only where someone
+ * may look: an exit, a memory slow path (a fault pushes EFLAGS), a helper, an op or condition
+ * the inline code cannot answer. The inline op is the host's own instruction at the guest's
+ * operand size, so the host flags right after it are the guest's (alu.c matches this AMD host,
+ * and flags alu.c defines its own way are never taken from the host): compare-and-branch and
+ * friends become a host jcc/setcc, else the host flags are rebuilt from the pending values, or
+ * cc_cond() runs on the stored record. Ops whose flags nobody can see before they are all
+ * rewritten (flags_liveness()) are plain host instructions that record nothing: so rotates,
+ * IMUL and variable shifts (BMI2) stay inline there, and go to alu_exec()/helpers otherwise.
+ * A block whose incoming flags are dead is entered from a chained exit without them stored.
  *
- * Memory. IR_LD/IR_ST check the segment (limit, and a type known to be good: present, data,
- * not expand-down, writable for stores, or readable code for loads) and the TLB entry inline and
- * access host memory through the addend; anything else calls dbt_ld/dbt_st, with the guest
- * state made exact first (registers written back, flags stored, env->cur_eip and env->st.insns
- * set) so a fault raised there is precise. Slow stores and loads that did not end in RAM (MMIO,
- * ROM, pages holding code) set env->jit_limit to 0, so the run loop looks at interrupts and
- * stop requests at the next block boundary, as it does after every block for the interpreter.
+ * Memory. IR_LD/IR_ST check the segment (offset + size - 1 <= limit, and a type known to be
+ * good: present, data, not expand-down, writable for stores, or readable code for loads) and
+ * the TLB entry inline and access host memory through the addend; anything else calls
+ * dbt_ld/dbt_st with the guest state made exact first (registers written back, flags stored,
+ * env->cur_eip and env->st.insns set), so a fault raised there is precise. Slow accesses that
+ * did not end in RAM (MMIO, ROM, pages holding code) set env->jit_limit to 0, so the run loop
+ * looks at interrupts and stop requests at the next block boundary, as it does after every
+ * block for the interpreter. ea()'s SHLI/ADD/ADDI become one lea.
  *
  * Instructions and self-modifying code. env->st.insns is exact whenever C code can look: R15
  * is added at each exit, and env->st.insns = jit_insns_base + R15 + (instructions of this block
  * so far) is stored before each call that may fault. After an instruction that stored or
- * called a helper, env->smc_hit is checked before the next one, as the interpreter does.
+ * called a helper that may store, env->smc_hit is checked before the next one, as the
+ * interpreter does.
  *
- * Chaining. Each constant exit ends in a jmp rel32 that first falls through to "set EIP, return
- * this exit's slot to dbt_exec". dbt_exec then finds the next block and, if both are compiled,
- * in the same mode and CS base (and on the same page under paging), jit_link_last_exit() points
- * the jmp at the next block's entry. Every block entry compares R15 with env->jit_limit and
- * returns to dbt_exec when it is reached. Computed exits (ret, jmp reg) look the next block up
- * in env->jc and jump to it. Blocks that call a helper that may change the mode, IF, the page
- * tables or a device (far transfers, segment loads of SS, POPF, STI/CLI, I/O, CR writes, HLT,
- * INT) never chain: their exits always return to dbt_exec, which checks everything.
+ * Chaining. Each constant exit counts its instructions into R15, compares R15 with
+ * env->jit_limit (returning to dbt_exec when reached: the run budget, kicks, MMIO), then jumps
+ * through a patchable jmp that first goes to "store the flags, set EIP, return this exit's slot
+ * to dbt_exec". dbt_exec then finds the next block and, if both are compiled, in the same mode
+ * and CS base (and on the same page under paging), jit_link_last_exit() points the jmp at the
+ * next block, through the flags store or straight when the next block does not need them.
+ * Computed exits (ret, jmp reg) look the next block up in env->jc inline and jump to it.
+ * Blocks that call a helper that may change the mode, IF, the page tables or a device (far
+ * transfers, loads of SS, POPF, STI/CLI, I/O, CR writes, HLT, INT) never chain: their exits
+ * return to dbt_exec, which checks everything. Blocks in modes the back end does not know
+ * (single-stepping) are not compiled.
+ *
+ * Debugging: DUALVM_JIT_DUMP=1 prints each block's IR and code (Capstone), DUALVM_JIT_CHECK=1
+ * verifies the register bookkeeping after every op (a slip leaves the block to the
+ * interpreter), DUALVM_JIT_NO_BMI2=1 avoids SHLX/SHRX/SARX.
  */
 #include "dbt/jit.h"
 

@@ -25,7 +25,8 @@
 
 #include "dbt/ir.h"
 
-enum { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2 };
+/* ACC_PROBE_WRITE: the checks of a write, without writing or setting accessed/dirty bits */
+enum { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2, ACC_PROBE_WRITE = 3 };
 
 /* Page-fault error code bits */
 #define PF_P (1u << 0)
@@ -138,6 +139,9 @@ typedef struct Walk {
 /* Walk the page tables for an access of kind acc with user (CPL 3) or supervisor rights. */
 static void page_walk(DbtCpu *env, uint64_t lin, int acc, bool user, Walk *w)
 {
+    bool probe = acc == ACC_PROBE_WRITE;
+    if (probe)
+        acc = ACC_WRITE;
     bool wp = env->s.cr0 & CR0_WP;
     uint64_t ent[3], addr[3]; /* the entries walked, last is the leaf */
     int n = 0;
@@ -207,7 +211,7 @@ static void page_walk(DbtCpu *env, uint64_t lin, int acc, bool user, Walk *w)
         page_fault(env, lin, acc, user, PF_P);
 
     /* accessed bits on the way down, dirty in the leaf, as the hardware sets them */
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && !probe; i++) {
         uint32_t lo = (uint32_t)ent[i], nlo = lo | PTE_A;
         if (i == n - 1 && acc == ACC_WRITE)
             nlo |= PTE_D;
@@ -463,6 +467,19 @@ static void access_checks(DbtCpu *env, uint64_t lin, unsigned size, bool write)
         dbt_raise(env, EXC_AC, 1, 0);
     if (env->s.dr[7] & 0xff)
         dbt_data_bp_check(env, lin, size, write);
+}
+
+void dbt_probe_write(DbtCpu *env, int seg, uint64_t off, unsigned size)
+{
+    seg_check(env, seg, off, size, true);
+    uint64_t lin = (env->s.seg[seg].base + off) & lin_mask(env);
+    if (env->s.cr0 & CR0_PG) {
+        Walk w;
+        page_walk(env, lin, ACC_PROBE_WRITE, cur_user(env), &w);
+        if ((lin & DBT_PAGE_MASK) != ((lin + size - 1) & lin_mask(env) & DBT_PAGE_MASK))
+            page_walk(env, (lin + size - 1) & lin_mask(env) & DBT_PAGE_MASK, ACC_PROBE_WRITE,
+                      cur_user(env), &w);
+    }
 }
 
 uint64_t dbt_ld(DbtCpu *env, int seg, uint64_t off, unsigned size)

@@ -351,7 +351,50 @@ dma:
     popad
     ret
 
+; is_our_disk: whether the primary master is this disk (IDENTIFY DEVICE through PIO, nIEN
+; set): ZF set if it is. The DMA tests program that drive directly.
+is_our_disk:
+    pushad
+    mov dx, ATA_CTL
+    mov al, 0x0a
+    out dx, al
+    call ata_wait
+    mov dx, ATA_BASE + 6
+    mov al, 0xa0
+    out dx, al
+    call ata_wait
+    mov dx, ATA_BASE + 7
+    mov al, 0xec                        ; IDENTIFY DEVICE
+    out dx, al
+    call ata_wait
+    test al, 0x08                       ; no data: no ATA disk there
+    jz .no
+    push BUF_SEG
+    pop es
+    xor di, di
+    mov dx, ATA_BASE
+    mov cx, 256
+    rep insw
+    call ata_wait
+    cmp dword [es:60 * 2], DISK_SECTORS
+    jmp .out
+.no:
+    or al, 1                            ; ZF clear
+.out:
+    pushf
+    mov dx, ATA_CTL
+    mov al, 0x08
+    out dx, al
+    popf
+    popad
+    ret
+
 dma_tests:
+    call is_our_disk
+    je .ours
+    PRINT {"stage2: the disk is not the primary master: no bus-master DMA test", `\r\n`}
+    ret
+.ours:
     mov eax, 0                          ; 00:01.1 is the PIIX3 IDE function (8086:7010)
     call pci_read
     cmp eax, 0x70108086

@@ -59,8 +59,9 @@ run() {
     (
         timeout --kill-after=5 "$timeout_s" "$@" </dev/null 2>&1
         echo "$?" >"$tmp/$name.status"
-        times | tail -n1 >"$tmp/$name.cpu"
-    ) | tr -d '\r' | while IFS= read -r line; do
+        times >"$tmp/$name.times" # (not in a pipeline: that would be another subshell's)
+    ) | while IFS= read -r line; do
+        line=${line%$'\r'} # serial lines end in CR LF
         printf '%s\n' "$line"
         if [[ ! -s "$tmp/$name.marker" && "$line" == *"$marker"* ]]; then
             secs "$t0" "$(now)" >"$tmp/$name.marker"
@@ -68,7 +69,8 @@ run() {
     done | tee "$tmp/$name.out"
     set -e
     secs "$t0" "$(now)" >"$tmp/$name.total"
-    # "0m8.360s 0m0.210s": the children's user and system time
+    # the second line, "0m8.360s 0m0.210s": the children's user and system time
+    tail -n1 "$tmp/$name.times" >"$tmp/$name.cpu"
     awk '{ split($1, u, "m"); split($2, s, "m"); printf "%.2f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' \
         "$tmp/$name.cpu" >"$tmp/$name.cpus"
     echo "---- end of $name ----"

@@ -8,7 +8,9 @@
 #include <setjmp.h>
 #include <string.h>
 
+#include "cpu/cpuid.h"
 #include "dbt/dbt.h"
+#include "dbt/helpers.h"
 #include "hw/pc.h"
 
 #define P 0x1u
@@ -410,4 +412,40 @@ Test(mmu, efer_and_msrs)
     cr_assert(dbt_wrmsr(env, 0x174, 0x10));
     cr_assert(dbt_rdmsr(env, 0x174, &v));
     cr_assert_eq(v, 0x10);
+}
+
+/* MOV to CR4: the bits this CPU has, VME/PVI only if CPUID offers VME; PAE with a bad PDPTE is
+ * #GP with CR4 unchanged. */
+static int mov_cr(unsigned cr, uint64_t v)
+{
+    jmp_buf jb, *saved = env->unwind;
+    volatile int vec = -1;
+    env->unwind = &jb;
+    env->pending_exc = -1;
+    if (setjmp(jb))
+        vec = env->pending_exc;
+    else
+        helper_mov_to_cr(env, v, 0, 0, cr);
+    env->unwind = saved;
+    env->pending_exc = -1;
+    return vec;
+}
+
+Test(mmu, cr4_bits)
+{
+    bool vme = cpu_model_make(m->has_apic).feat_1_edx & CPUID_1_EDX_VME;
+    cr_assert_eq(mov_cr(4, CR4_VME), vme ? -1 : EXC_GP, "CR4.VME follows CPUID.VME");
+    cr_assert_eq(mov_cr(4, CR4_PVI), vme ? -1 : EXC_GP, "CR4.PVI follows CPUID.VME");
+    cr_assert_eq(mov_cr(4, 1u << 15), EXC_GP, "reserved CR4 bit");
+    cr_assert_eq(mov_cr(4, 1u << 20), EXC_GP, "SMEP: not in this CPU");
+    cr_assert_eq(mov_cr(4, CR4_PSE | CR4_PGE), -1);
+    /* PAE turned on with paging on: the PDPTEs are checked now */
+    wr64(PDPT, PAE_PD | P | W); /* reserved bit 1 */
+    env->s.cr3 = PDPT;
+    cr_assert_eq(mov_cr(4, CR4_PAE), EXC_GP, "PAE on with a bad PDPTE");
+    cr_assert_eq(env->s.cr4, CR4_PSE | CR4_PGE, "CR4 unchanged by the failed write");
+    wr64(PDPT, PAE_PD | P);
+    cr_assert_eq(mov_cr(4, CR4_PAE), -1);
+    wr64(PDPT + 8, (1ull << 50) | P);
+    cr_assert_eq(mov_cr(3, PDPT), EXC_GP, "MOV CR3 with a bad PDPTE under PAE");
 }
