@@ -11,6 +11,7 @@
 #include "accel/sandbox.h"
 #include "accel/vcpu.h"
 #include "dbt/dbt.h"
+#include "hw/apic.h"
 #include "hw/fw_cfg.h"
 #include "hw/pc.h"
 #include "hw/vga.h"
@@ -865,6 +866,16 @@ int main(int argc, char **argv)
     }
     if (o.stats && ops->print_stats)
         ops->print_stats(&vcpu, stderr);
+    if (o.stats && m->apic_opaque) { /* TEMP DEBUG */
+        ApicState *ap = m->apic_opaque;
+        fprintf(stderr, "APIC: TPR %x PPR %x SVR %x LVTT %x TMICT %x TMCCT %x DCR %x LINT0 %x\n",
+                apic_read_reg(ap, 0x80), apic_read_reg(ap, 0xa0), apic_read_reg(ap, 0xf0),
+                apic_read_reg(ap, 0x320), apic_read_reg(ap, 0x380), apic_read_reg(ap, 0x390),
+                apic_read_reg(ap, 0x3e0), apic_read_reg(ap, 0x350));
+        for (int i = 0; i < 8; i++)
+            fprintf(stderr, "APIC: ISR%d %08x IRR%d %08x\n", i, apic_read_reg(ap, 0x100 + 16 * i), i,
+                    apic_read_reg(ap, 0x200 + 16 * i));
+    }
     if ((o.screenshot || o.screenshot_text) &&
         screenshot_save(pc_vga(m), o.screenshot, o.screenshot_text, err, sizeof(err))) {
         fprintf(stderr, "dualvm: %s\n", err);

@@ -1733,6 +1733,12 @@ static void kvm_print_stats(Vcpu *v, FILE *f)
             k->stats[ST_IO], k->stats[ST_MMIO], k->stats[ST_HLT], k->stats[ST_WINDOW],
             k->stats[ST_INTR], k->stats[ST_OTHER]);
     fprintf(f, "kvm: interrupts injected    %" PRIu64 "\n", k->stats[ST_IRQS]);
+    /* where the guest was when the run ended, and whether an interrupt was waiting for it */
+    char cpu[300];
+    describe_cpu(v, cpu, sizeof(cpu));
+    fprintf(f, "kvm: at the end             %s; interrupt %s, IF %d, window %s\n", cpu,
+            intr_waiting(v->machine) ? "waiting" : "none waiting", k->run->if_flag,
+            k->run->ready_for_interrupt_injection ? "open" : "closed");
     fprintf(f, "kvm: guest TSC              %s\n",
             k->tsc_1ghz ? "1 GHz, as under dbt" : "the host's rate (no TSC scaling)");
 }

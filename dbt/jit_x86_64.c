@@ -1283,7 +1283,10 @@ static void gen_setr(Cg *g, const IrOp *o)
     }
 }
 
-/* Memory access through segment o->aux: the inline checks, the TLB, the slow path. */
+/* Memory access through segment o->aux: the inline checks, the TLB, the slow path. Like
+ * mmu.c's own fast path this relies on the TLB holding only entries good for the current
+ * privilege, and none while alignment checking or data breakpoints are on (mmu.c keeps it
+ * empty then), so a hit needs no more checks than the segment's. */
 static void gen_mem(Cg *g, const IrOp *o, bool st)
 {
     int seg = o->aux, size = o->size;

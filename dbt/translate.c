@@ -498,6 +498,11 @@ static void tr_muldiv(Tr *t, unsigned id)
 
 static void tr_string(Tr *t, int kind, unsigned size)
 {
+    /* Capstone 4 names "66 F3 6D" rep insd (and the same for movs/stos/...): its prefix
+     * bytes are right but the mnemonic drops a 66 that comes before F3. The operand size
+     * comes from the prefixes, as for every other instruction. */
+    if (size > 1)
+        size = t->osz;
     uint64_t seg = t->seg_override >= 0 ? (uint64_t)t->seg_override : S_DS;
     uint64_t rep = t->rep ? 1 : t->repne ? 2 : 0;
     uint64_t imm = kind | (size << 8) | ((uint64_t)t->asz << 16) | (seg << 24) | (rep << 32);

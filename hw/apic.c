@@ -44,6 +44,7 @@ struct ApicState {
 
     uint32_t timer_icr, dcr;
     int64_t timer_start; /* virtual ns at which counting from timer_icr began */
+    bool oneshot_fired;  /* the one-shot count reached 0 and raised its interrupt */
 
     int lint_level[2]; /* the LINT0/LINT1 pins as last driven */
     bool extint_msg;   /* an ExtINT message waits for the acknowledge */
@@ -317,13 +318,15 @@ static void timer_update(ApicState *s)
         elapsed = 0;
     if (timer_periodic(s))
         timer_mod(s->timer, s->timer_start + (elapsed / period + 1) * period);
-    else if (elapsed < period)
+    else if (!s->oneshot_fired) /* even if its time has passed: it fires at once then */
         timer_mod(s->timer, s->timer_start + period);
 }
 
 static void timer_expired(void *opaque)
 {
     ApicState *s = opaque;
+    if (!timer_periodic(s))
+        s->oneshot_fired = true;
     local_deliver(s, APIC_LVT_N_TIMER);
     timer_update(s);
     update_output(s);
@@ -488,6 +491,14 @@ static void write_lvt(ApicState *s, int n, uint32_t val)
     uint32_t v = (val & lvt_writable[n]) | (s->lvt[n] & APIC_LVT_REMOTE_IRR);
     if (!sw_enabled(s))
         v |= APIC_LVT_MASKED; /* SDM 10.4.7.2: masks stay set while software disabled */
+    if (n == APIC_LVT_N_TIMER && s->timer_icr && timer_periodic(s) &&
+        !(v & APIC_LVT_TIMER_PERIODIC)) {
+        /* periodic to one-shot: the count in progress runs down to 0 once more */
+        int64_t period = timer_period_ns(s), elapsed = clock_ns(s->clock) - s->timer_start;
+        if (elapsed > 0)
+            s->timer_start += elapsed / period * period;
+        s->oneshot_fired = false;
+    }
     s->lvt[n] = v;
     if (n == APIC_LVT_N_TIMER)
         timer_update(s);
@@ -549,6 +560,7 @@ void apic_write_reg(ApicState *s, uint32_t offset, uint32_t val)
     case APIC_TIMER_ICR:
         s->timer_icr = val;
         s->timer_start = clock_ns(s->clock);
+        s->oneshot_fired = false;
         timer_update(s);
         break;
     case APIC_TIMER_DCR:

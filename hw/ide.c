@@ -1176,6 +1176,14 @@ static void piix_bmdma_map(void *opaque, PciDevice *d, int bar, uint64_t old_add
         ide_map_bmdma(c, (uint16_t)new_addr); /* a clash leaves it unmapped */
 }
 
+void ide_firmware_setup(IdeController *c)
+{
+    if (!c->pci)
+        return;
+    pci_config_write(c->pci, PIIX_IDE_IDETIM_PRI, PIIX_IDE_IDETIM_IDE, 2);
+    pci_config_write(c->pci, PIIX_IDE_IDETIM_SEC, PIIX_IDE_IDETIM_IDE, 2);
+}
+
 /* ---- life cycle ---------------------------------------------------------------------------- */
 
 IdeController *ide_new(IoBus *io, AddressSpace *dma_as, Piix3 *piix,

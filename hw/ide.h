@@ -82,6 +82,11 @@ IdeMedia ide_media(IdeController *c, unsigned channel, unsigned unit);
 bool ide_geometry(IdeController *c, unsigned channel, unsigned unit, unsigned *cyls,
                   unsigned *heads, unsigned *secs);
 
+/* What a BIOS does to the PIIX3's IDE function before an OS runs (SeaBIOS, pciinit.c): set
+ * both channels' IDETIM decode enables, which the datasheet resets to 0 and Linux's ata_piix
+ * requires. For kernels booted without firmware; nothing to do without a Piix3. */
+void ide_firmware_setup(IdeController *c);
+
 /* Without a Piix3: the 16 bus-master ports at base (0 unmaps). -EEXIST if taken. */
 int ide_map_bmdma(IdeController *c, uint16_t base);
 

@@ -8,9 +8,10 @@
 #       kernel, initramfs and command line), then DUALVM ARGS -kernel DIR/bzImage
 #       -initrd DIR/initramfs.cpio -append STR -nographic. Each run must pass the checks below;
 #       the times of both are printed side by side.
-#   boot-test.sh --images DIR --expected FILE --replay PREFIX
+#   boot-test.sh --images DIR --expected FILE [--skip-without PROGRAM] --replay PREFIX
 #       Judges a run made elsewhere (the nested-KVM VM): PREFIX.out, PREFIX.err, PREFIX.status,
-#       PREFIX.time as scripts/kvm-nested/run.sh --batch writes them.
+#       PREFIX.time as scripts/kvm-nested/run.sh --batch writes them. With --skip-without,
+#       exits 77 (skip) when PROGRAM is not installed, as the run that made PREFIX then did.
 #
 # A run passes when: the emulator exits 0 (the guest powered off), the guest printed the
 # marker "@@dualvm-linux: init reached", the guest's "T: " lines are exactly those of FILE
@@ -20,7 +21,7 @@
 # point is printed by the guest); CPU time is the emulator's user + system time.
 set -euo pipefail
 
-images='' expected='' append='console=ttyS0 panic=-1' timeout_s=300 qemu='' replay=''
+images='' expected='' append='console=ttyS0 panic=-1' timeout_s=300 qemu='' replay='' needs=''
 while [[ $# -gt 0 ]]; do
     case "$1" in
     --images) images=${2:?}; shift 2 ;;
@@ -29,12 +30,17 @@ while [[ $# -gt 0 ]]; do
     --timeout) timeout_s=${2:?}; shift 2 ;;
     --qemu) qemu=${2?}; shift 2 ;;
     --replay) replay=${2:?}; shift 2 ;;
+    --skip-without) needs=${2:?}; shift 2 ;;
     --) shift; break ;;
     *) echo "boot-test: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
 [[ -n "$images" && -n "$expected" ]] || { echo "boot-test: need --images and --expected" >&2; exit 2; }
 [[ -n "$replay" || $# -gt 0 ]] || { echo "boot-test: need -- DUALVM ARGS or --replay" >&2; exit 2; }
+if [[ -n "$needs" ]] && ! command -v "$needs" >/dev/null 2>&1; then
+    echo "boot-test: SKIP: $needs is not installed, so the run to judge could not be made"
+    exit 77
+fi
 for f in bzImage initramfs.cpio release machine; do
     [[ -f "$images/$f" ]] || { echo "boot-test: FAILED: $images/$f missing (did linux.images run?)"; exit 1; }
 done

@@ -1130,6 +1130,12 @@ Test(ide, piix3_decode_and_bmiba)
     /* the PIIX3's reset turns decoding off again */
     piix3_reset(r.piix);
     cr_assert_eq(inb(&r, P0 + ATA_REG_STATUS), 0xff);
+    /* a firmware-less boot: what the BIOS would have set, then the OS enables I/O */
+    ide_firmware_setup(r.ide);
+    cr_assert_eq(inb(&r, P1 + ATA_REG_STATUS), 0xff);
+    pci_config_write(f1, PCI_COMMAND, PCI_COMMAND_IO, 2);
+    cr_assert_eq(inb(&r, P0 + ATA_REG_STATUS), ATA_SR_DRDY | ATA_SR_DSC);
+    cr_assert_eq(inb(&r, P1 + ATA_REG_STATUS), 0, "decoded, and empty");
     rig_free(&r);
 }
 
