@@ -86,8 +86,7 @@ class Need:
 
 
 NEEDS: Dict[str, Need] = {
-    "x87": Need(("dualvm-dbt",), "x87 FPU", r"^(f[a-z0-9]*|wait)$"),
-    "syscall": Need(("dualvm-dbt",), "LTR (task register load)", r"^ltr$"),
+    # empty: the translator now has the x87 FPU and LTR/task switching
 }
 
 # Workloads that compute the same thing in a different way: when they run with the same n,

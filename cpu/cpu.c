@@ -32,8 +32,9 @@ void cpu_reset(CpuState *s)
     s->tr.attr = SEG_P | 0xb;
     s->dr[6] = 0xffff0ff0; /* the reserved bits read as ones, as after RESET */
     s->dr[7] = 0x400;
-    s->fcw = 0x37f;
-    s->ftw = 0xffff;
+    /* the x87 after RESET (not FNINIT): SDM vol. 3 table 9-1 */
+    s->fcw = 0x40;
+    s->ftw = 0x5555;
     s->mxcsr = 0x1f80;
     s->pat = 0x0007040600070406ull;
     s->apic_base = 0xfee00900; /* enabled, BSP */
