@@ -32,9 +32,11 @@ void cpu_reset(CpuState *s)
     s->tr.attr = SEG_P | 0xb;
     s->dr[6] = 0xffff0ff0; /* the reserved bits read as ones, as after RESET */
     s->dr[7] = 0x400;
-    /* the x87 after RESET (not FNINIT): SDM vol. 3 table 9-1 */
-    s->fcw = 0x40;
-    s->ftw = 0x5555;
+    /* The x87 as FNINIT leaves it. Hardware RESET gives FCW 0x40 / FTW 0x5555 (SDM vol. 3
+     * table 9-1), but KVM and QEMU both start vCPUs in the FNINIT state, and the same guest
+     * must behave the same under both engines and under QEMU. */
+    s->fcw = 0x37f;
+    s->ftw = 0xffff;
     s->mxcsr = 0x1f80;
     s->pat = 0x0007040600070406ull;
     s->apic_base = 0xfee00900; /* enabled, BSP */
