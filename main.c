@@ -11,7 +11,6 @@
 #include "accel/sandbox.h"
 #include "accel/vcpu.h"
 #include "dbt/dbt.h"
-#include "hw/apic.h"
 #include "hw/fw_cfg.h"
 #include "hw/pc.h"
 #include "hw/vga.h"
@@ -652,7 +651,8 @@ int main(int argc, char **argv)
     }
     /* -kernel: a Linux bzImage (setup header magic "HdrS" at 0x202) or a multiboot kernel */
     bool linux_kernel = o.kernel && linux_is_bzimage(o.kernel);
-    if (o.initrd && !linux_kernel) {
+    /* (a kernel that cannot be read is the loader's to report) */
+    if (o.initrd && !linux_kernel && (!o.kernel || g_file_test(o.kernel, G_FILE_TEST_IS_REGULAR))) {
         fprintf(stderr, "dualvm: -initrd needs a Linux bzImage as -kernel (multiboot modules are "
                         "not implemented)\n");
         return EXIT_USAGE;
@@ -741,8 +741,11 @@ int main(int argc, char **argv)
     if (!rc && linux_kernel) {
         /* what firmware would have told the kernel: the memory map and the ACPI tables */
         E820Entry e820[PC_E820_MAX];
-        LinuxBoot lb = {.kernel = o.kernel, .initrd = o.initrd, .cmdline = o.append,
-                        .e820 = e820, .e820_count = pc_e820(m, e820, PC_E820_MAX),
+        LinuxBoot lb = {.kernel = o.kernel,
+                        .initrd = o.initrd,
+                        .cmdline = o.append,
+                        .e820 = e820,
+                        .e820_count = pc_e820(m, e820, PC_E820_MAX),
                         .long_mode = ops == &accel_kvm_ops};
         rc = pc_write_acpi_tables(m, &lb.acpi_rsdp, err, sizeof(err));
         if (!rc)
@@ -866,16 +869,6 @@ int main(int argc, char **argv)
     }
     if (o.stats && ops->print_stats)
         ops->print_stats(&vcpu, stderr);
-    if (o.stats && m->apic_opaque) { /* TEMP DEBUG */
-        ApicState *ap = m->apic_opaque;
-        fprintf(stderr, "APIC: TPR %x PPR %x SVR %x LVTT %x TMICT %x TMCCT %x DCR %x LINT0 %x\n",
-                apic_read_reg(ap, 0x80), apic_read_reg(ap, 0xa0), apic_read_reg(ap, 0xf0),
-                apic_read_reg(ap, 0x320), apic_read_reg(ap, 0x380), apic_read_reg(ap, 0x390),
-                apic_read_reg(ap, 0x3e0), apic_read_reg(ap, 0x350));
-        for (int i = 0; i < 8; i++)
-            fprintf(stderr, "APIC: ISR%d %08x IRR%d %08x\n", i, apic_read_reg(ap, 0x100 + 16 * i), i,
-                    apic_read_reg(ap, 0x200 + 16 * i));
-    }
     if ((o.screenshot || o.screenshot_text) &&
         screenshot_save(pc_vga(m), o.screenshot, o.screenshot_text, err, sizeof(err))) {
         fprintf(stderr, "dualvm: %s\n", err);

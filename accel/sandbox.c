@@ -280,7 +280,7 @@ static int kvm_fds(int *fds, int max)
     X(set_robust_list) X(rseq) X(prlimit64) X(tgkill) X(kill) X(pipe2) X(execve) X(dup2)      \
     X(dup3) X(uname) X(sysinfo)
 
-#define ALLOW_LIST_SANITIZER_LEGACY(X) X(readlink) X(open) X(pipe) X(stat) X(fork)
+#define ALLOW_LIST_SANITIZER_LEGACY(X) X(readlink) X(open) X(pipe) X(stat) X(fork) X(getdents)
 
 #define X_ALLOW(name) allow(p, SYS_##name);
 

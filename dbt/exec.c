@@ -208,6 +208,7 @@ static void sync_a20(DbtCpu *env)
     env->a20_gen_seen = gen;
     env->a20_mask = env->m->a20 ? ~0ull : ~(1ull << 20);
     dbt_tlb_flush(env);
+    jit_unlink_all(env); /* linked blocks were found through the old physical addresses */
 }
 
 static guint key_hash(gconstpointer p)

@@ -44,6 +44,8 @@ void jit_link_last_exit(DbtCpu *env, Block *next);
 
 /* b was invalidated (it may still be running): unlink every chain into and out of it. */
 void jit_block_dead(DbtCpu *env, Block *b);
+/* Undo every link (the physical address of linear code may have changed: the A20 gate). */
+void jit_unlink_all(DbtCpu *env);
 /* b is being freed: free the back end's data. */
 void jit_block_free(Block *b);
 /* Every block was dropped: reuse all code memory. */

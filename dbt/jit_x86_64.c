@@ -128,10 +128,11 @@ typedef struct JitSlot JitSlot;
 typedef struct JitBlock JitBlock;
 struct JitSlot {
     /* The exit's jmp (rel32 at site) goes to `unlinked` (return to dbt_exec) until linked, then
-     * to `via_cc` (store the flags, jmp at site_cc to the next block) or, when the next block
-     * writes all flags before anything can see them, to `via_nocc` (jmp at site_nocc). */
-    uint8_t *site, *unlinked, *via_cc, *via_nocc, *site_cc, *site_nocc;
-    bool nocc_direct; /* via_nocc is just its jmp: link site straight to the next block */
+     * to `via_cc` (store the flags, then as via_nocc) or, when the next block writes all flags
+     * before anything can see them, to `via_nocc` (guest registers home, jmp at site2 to the
+     * next block), or straight to the next block when via_nocc has nothing to move. */
+    uint8_t *site, *unlinked, *via_cc, *via_nocc, *site2;
+    bool nocc_direct;
     Block *from, *to;
     uint64_t eip;
     JitSlot *next_in, **pprev_in; /* in to's list of incoming links */
@@ -202,8 +203,8 @@ typedef struct Pcc {
     Val dst, s1, s2;
 } Pcc;
 
-/* labels of a slot's site, unlinked, via_cc, via_nocc, site_cc and site_nocc (JitSlot) */
-typedef int SlotLab[6];
+/* labels of a slot's site, unlinked, via_cc, via_nocc and site2 (JitSlot) */
+typedef int SlotLab[5];
 
 typedef struct Cg {
     DbtCpu *env;
@@ -1106,36 +1107,45 @@ static void emit_leave(Cg *g, uint64_t eip, JitSlot *slot, unsigned nins)
 {
     if (nins)
         lea(g, 8, RCNT, M_(RCNT, (int32_t)nins));
-    int *sl = NULL, l_budget = -1;
-    if (slot) {
-        sl = g->slot_lab[slot - g->jb->slots];
-        for (int k = 0; k < 6; k++)
-            sl[k] = new_label(g);
-        l_budget = new_label(g);
-        alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
-        jcc_l(g, HC_AE, l_budget);
-        jmp_site(g, sl[0]);
-        bind(g, sl[2]); /* via_cc */
-        cc_emit_store(g);
-        emit_home_all(g);
-        jmp_site(g, sl[4]);
-        bind(g, sl[3]); /* via_nocc */
-        uint32_t at = g->buf[g->cur].len;
-        emit_home_all(g);
-        slot->nocc_direct = g->buf[g->cur].len == at;
-        jmp_site(g, sl[5]);
-        bind(g, sl[1]); /* unlinked */
-    }
-    for (int pass = 0; pass < (slot ? 2 : 1); pass++) {
-        if (pass)
-            bind(g, l_budget);
+    if (!slot) {
         cc_emit_store(g);
         emit_home_all(g);
         mov_ri(g, RS0, eip);
         store(g, 8, ENV(OFF(s.rip)), RS0);
-        mov_ri(g, RAX, pass ? 0 : (uint64_t)(uintptr_t)slot);
+        mov_ri(g, RAX, 0);
         jmp_abs(g, g->jit->epilogue);
+        return;
     }
+    int *sl = g->slot_lab[slot - g->jb->slots];
+    for (int k = 0; k < 5; k++)
+        sl[k] = new_label(g);
+    int l_budget = new_label(g), l_tail = new_label(g);
+    alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
+    jcc_l(g, HC_AE, l_budget);
+    jmp_site(g, sl[0]);
+    bind(g, sl[2]); /* via_cc: the flags, then on as via_nocc */
+    cc_emit_store(g);
+    bind(g, sl[3]); /* via_nocc */
+    uint32_t at = g->buf[g->cur].len;
+    emit_home_all(g);
+    slot->nocc_direct = g->buf[g->cur].len == at;
+    jmp_site(g, sl[4]);
+    /* back to dbt_exec: the budget is used up (RAX = NULL) or the exit is not linked (RAX =
+     * this slot); RAX goes through the stack as the record may pin a value in RAX */
+    bind(g, l_budget);
+    put1(g, 0x6a); /* push 0 */
+    put1(g, 0);
+    jmp_l(g, l_tail);
+    bind(g, sl[1]); /* unlinked */
+    mov_ri(g, RS0, (uint64_t)(uintptr_t)slot);
+    push_r(g, RS0);
+    bind(g, l_tail);
+    cc_emit_store(g);
+    emit_home_all(g);
+    mov_ri(g, RS0, eip);
+    store(g, 8, ENV(OFF(s.rip)), RS0);
+    pop_r(g, RAX);
+    jmp_abs(g, g->jit->epilogue);
 }
 
 static JitSlot *new_slot(Cg *g, uint64_t eip)
@@ -2277,14 +2287,59 @@ static void gen_select(Cg *g, const IrOp *o)
     tset(g, o->d, VR(d));
 }
 
+/* After a helper that may have changed the mode, enabled interrupts or touched a device: make
+ * compiled code return to dbt_exec at the block's next exit if the run loop must look (what it
+ * does after every block for the interpreter). */
+static void after_helper(DbtCpu *env, uint32_t mode_before)
+{
+    Machine *m = env->m;
+    if (m->stop || env->irq_inhibit || env->db_pending || dbt_mode(env) != mode_before ||
+        ((env->s.rflags & FL_IF) && m->intr_pending && m->intr_pending(m->intr_opaque)))
+        env->jit_limit = 0;
+}
+
+#define WATCHED(name)                                                                              \
+    static uint64_t jit_##name(DbtCpu *env, uint64_t a, uint64_t b, uint64_t c, uint64_t imm)      \
+    {                                                                                              \
+        uint32_t mode = dbt_mode(env);                                                             \
+        uint64_t r = name(env, a, b, c, imm);                                                      \
+        after_helper(env, mode);                                                                   \
+        return r;                                                                                  \
+    }
+WATCHED(helper_popf)
+WATCHED(helper_cli_sti)
+WATCHED(helper_in)
+WATCHED(helper_out)
+WATCHED(helper_string)
+#undef WATCHED
+
+/* The function compiled code calls for a helper: frequent ones that only sometimes need the run
+ * loop (POPF, STI, port I/O) through a wrapper that says when. */
+static IrHelper helper_to_call(const IrOp *o)
+{
+    IrHelper f = o->fn;
+    if (f == helper_popf)
+        return jit_helper_popf;
+    if (f == helper_cli_sti)
+        return jit_helper_cli_sti;
+    if (f == helper_in)
+        return jit_helper_in;
+    if (f == helper_out)
+        return jit_helper_out;
+    if (f == helper_string && ((o->imm & 0xff) == STR_INS || (o->imm & 0xff) == STR_OUTS))
+        return jit_helper_string;
+    return f;
+}
+
 /* Helpers after which compiled code may go straight on to the next block: they change no mode
- * bit, IF, paging, device state or CS. Anything not named here makes the block return to
- * dbt_exec at its exits. */
+ * bit, IF, paging, device state or CS, or are called through a wrapper that makes the block's
+ * exit return to dbt_exec when they did (helper_to_call). Anything else makes the block return
+ * to dbt_exec at its exits. */
 static bool helper_chain_safe(const IrOp *o)
 {
     IrHelper f = o->fn;
-    if (f == helper_string)
-        return (o->imm & 0xff) != STR_INS && (o->imm & 0xff) != STR_OUTS;
+    if (helper_to_call(o) != f || f == helper_string)
+        return true;
     if (f == helper_load_seg)
         return o->imm != S_SS && o->imm != S_CS;
     return f == helper_mul || f == helper_div || f == helper_imul2 || f == helper_cmpxchg8b ||
@@ -2363,7 +2418,7 @@ static void gen_helper(Cg *g, const IrOp *o, int i)
     bool dlive = live_after(g, i, o->d);
     int d = dlive ? ralloc(g) : -1;
     Arg args[] = {{ARG_ENV, VC(0), 0}, AV(a), AV(b), AV(c), AI(o->imm)};
-    emit_call(g, (const void *)o->fn, 5, args, d >= 0 ? 1u << d : 0);
+    emit_call(g, (const void *)helper_to_call(o), 5, args, d >= 0 ? 1u << d : 0);
     if (d >= 0) {
         mov_rr(g, 8, d, RS0);
         g->wid[d] = 8;
@@ -2391,6 +2446,8 @@ static void gen_insn(Cg *g, const IrOp *o)
     g->eip = o->imm;
 }
 
+static void gen_exit_const(Cg *g, uint64_t eip);
+
 static void gen_exit_cond(Cg *g, const IrOp *o, int hc)
 {
     int l = new_label(g);
@@ -2410,15 +2467,14 @@ static void gen_exit_cond(Cg *g, const IrOp *o, int hc)
     }
     g->cur = COLD;
     bind(g, l);
-    emit_leave(g, o->imm, new_slot(g, o->imm), g->nins);
+    gen_exit_const(g, o->imm);
     g->cur = HOT;
 }
 
 /* A computed exit: EIP from a temp; the next block is looked up in env->jc inline, as
  * find_block's fast path does, and entered directly if compiled for this mode and CS base. */
-static void gen_exit_ind(Cg *g, const IrOp *o)
+static void emit_lookup_exit(Cg *g, Val v)
 {
-    Val v = tget(g, o->a);
     store_val(g, ENV(OFF(s.rip)), v);
     cc_emit_store(g);
     emit_home_all(g);
@@ -2454,6 +2510,24 @@ static void gen_exit_ind(Cg *g, const IrOp *o)
     }
     mov_ri(g, RAX, 0);
     jmp_abs(g, g->jit->epilogue);
+}
+
+static void gen_exit_ind(Cg *g, const IrOp *o)
+{
+    emit_lookup_exit(g, tget(g, o->a));
+}
+
+/* A constant exit: linkable (dbt_exec links it to the next block), or under paging to another
+ * page, where a link could outlive the mapping: then looked up like a computed one (env->jc is
+ * emptied with the TLB). */
+static void gen_exit_const(Cg *g, uint64_t eip)
+{
+    const Block *b = g->b;
+    uint64_t pc = (b->cs_base + eip) & 0xffffffffull;
+    if (g->chainable && (b->mode & MODE_PG) && ((pc ^ b->pc) & DBT_PAGE_MASK))
+        emit_lookup_exit(g, VC(eip));
+    else
+        emit_leave(g, eip, new_slot(g, eip), g->nins);
 }
 
 /* ---- the block ---- */
@@ -2889,7 +2963,7 @@ static __attribute__((noinline)) void compile_block(Cg *g)
             gen_exit_cond(g, o, -1);
             break;
         case IR_EXIT:
-            emit_leave(g, o->imm, new_slot(g, o->imm), g->nins);
+            gen_exit_const(g, o->imm);
             break;
         case IR_EXIT_IND:
             gen_exit_ind(g, o);
@@ -2923,8 +2997,8 @@ static __attribute__((noinline)) void compile_block(Cg *g)
         memcpy(site, &rel, 4);
     }
     for (uint32_t k = 0; k < jb->nslots; k++) {
-        uint8_t *a[6];
-        for (int m = 0; m < 6; m++) {
+        uint8_t *a[5];
+        for (int m = 0; m < 5; m++) {
             Label *l = &g->lab[g->slot_lab[k][m]];
             a[m] = base + (l->buf == COLD ? hot : 0) + l->off;
         }
@@ -2933,11 +3007,9 @@ static __attribute__((noinline)) void compile_block(Cg *g)
         s->unlinked = a[1];
         s->via_cc = a[2];
         s->via_nocc = a[3];
-        s->site_cc = a[4];
-        s->site_nocc = a[5];
+        s->site2 = a[4];
         patch(s->site, s->unlinked);
-        patch(s->site_cc, s->unlinked);
-        patch(s->site_nocc, s->unlinked);
+        patch(s->site2, s->unlinked);
     }
     j->used = start + total;
     b->host_code = base;
@@ -3034,13 +3106,11 @@ void jit_link_last_exit(DbtCpu *env, Block *next)
         return;
     if ((a->mode & MODE_PG) && ((next->pc ^ a->pc) & DBT_PAGE_MASK))
         return;
-    if (next->jit->flags_dead_in) {
-        patch(s->site_nocc, next->host_code);
+    patch(s->site2, next->host_code);
+    if (next->jit->flags_dead_in)
         patch(s->site, s->nocc_direct ? next->host_code : s->via_nocc);
-    } else {
-        patch(s->site_cc, next->host_code);
+    else
         patch(s->site, s->via_cc);
-    }
     s->to = next;
     s->next_in = next->jit->incoming;
     if (s->next_in)
@@ -3078,6 +3148,29 @@ void jit_block_dead(DbtCpu *env, Block *b)
         s->to = NULL;
         s->next_in = NULL;
         s->pprev_in = NULL;
+    }
+}
+
+void jit_unlink_all(DbtCpu *env)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    if (!env->jit)
+        return;
+    env->jit->last = NULL;
+    g_hash_table_iter_init(&it, env->blocks);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        JitBlock *jb = ((Block *)v)->jit;
+        if (!jb)
+            continue;
+        jb->incoming = NULL;
+        for (uint32_t i = 0; i < jb->nslots; i++) {
+            JitSlot *s = &jb->slots[i];
+            patch(s->site, s->unlinked);
+            s->to = NULL;
+            s->next_in = NULL;
+            s->pprev_in = NULL;
+        }
     }
 }
 
@@ -3240,6 +3333,10 @@ void jit_block_dead(DbtCpu *env, Block *b)
 void jit_block_free(Block *b)
 {
     (void)b;
+}
+void jit_unlink_all(DbtCpu *env)
+{
+    (void)env;
 }
 void jit_flush(DbtCpu *env)
 {

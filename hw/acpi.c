@@ -53,11 +53,13 @@ static void pm_write_byte(AcpiPm *pm, unsigned reg, uint8_t b)
         break;
     case 2:
     case 3:
-        pm->en = (uint16_t)((pm->en & ~(0xffu << (8 * (reg - 2)))) | (unsigned)b << (8 * (reg - 2)));
+        pm->en =
+            (uint16_t)((pm->en & ~(0xffu << (8 * (reg - 2)))) | (unsigned)b << (8 * (reg - 2)));
         break;
     case 4:
     case 5:
-        pm->cnt = (uint16_t)((pm->cnt & ~(0xffu << (8 * (reg - 4)))) | (unsigned)b << (8 * (reg - 4)));
+        pm->cnt =
+            (uint16_t)((pm->cnt & ~(0xffu << (8 * (reg - 4)))) | (unsigned)b << (8 * (reg - 4)));
         break;
     default: /* reserved and the read-only timer */
         break;
@@ -80,8 +82,7 @@ static void pm_write(void *dev, uint16_t offset, uint32_t val, unsigned size)
 
 static const IoOps pm_ops = {pm_read, pm_write};
 
-AcpiPm *acpi_pm_init(IoBus *io, uint16_t base, Clock *clock, AcpiPowerOffFn poweroff,
-                     void *opaque)
+AcpiPm *acpi_pm_init(IoBus *io, uint16_t base, Clock *clock, AcpiPowerOffFn poweroff, void *opaque)
 {
     AcpiPm *pm = g_new0(AcpiPm, 1);
     pm->io = io;
@@ -211,6 +212,141 @@ static void put_bytes(Builder *b, const void *p, size_t n)
         memcpy(d, p, n);
 }
 
+/* ---- AML: the few constructs the DSDT needs ---- */
+
+#define AML_MAX 400
+
+typedef struct Aml {
+    uint8_t b[AML_MAX];
+    size_t n;
+} Aml;
+
+static void aml_bytes(Aml *a, const void *p, size_t n)
+{
+    if (a->n + n <= AML_MAX) /* the DSDT is fixed and far smaller: never cut */
+        memcpy(a->b + a->n, p, n);
+    a->n += n;
+}
+
+static void aml_u8(Aml *a, uint8_t v)
+{
+    aml_bytes(a, &v, 1);
+}
+
+static void aml_u16(Aml *a, uint16_t v)
+{
+    aml_u8(a, (uint8_t)v);
+    aml_u8(a, (uint8_t)(v >> 8));
+}
+
+static void aml_u32(Aml *a, uint32_t v)
+{
+    aml_u16(a, (uint16_t)v);
+    aml_u16(a, (uint16_t)(v >> 16));
+}
+
+/* op, PkgLength (counting itself), then body: Scope, Device, Buffer, Package */
+static void aml_pkg(Aml *a, const uint8_t *op, size_t oplen, const Aml *body)
+{
+    aml_bytes(a, op, oplen);
+    size_t len = body->n + 1;
+    if (len < 0x40) {
+        aml_u8(a, (uint8_t)len);
+    } else { /* two bytes: up to 4 KiB */
+        len++;
+        aml_u8(a, (uint8_t)(0x40 | (len & 0x0f)));
+        aml_u8(a, (uint8_t)(len >> 4));
+    }
+    aml_bytes(a, body->b, body->n);
+}
+
+static void aml_name(Aml *a, const char seg[4])
+{
+    aml_u8(a, 0x08); /* NameOp */
+    aml_bytes(a, seg, 4);
+}
+
+/* Word (bus number, I/O) and DWord (memory) address space descriptors of a producer with
+ * fixed minimum and maximum */
+static void res_word(Aml *a, uint8_t type, uint8_t type_flags, uint16_t min, uint16_t max)
+{
+    aml_u8(a, 0x88);
+    aml_u16(a, 13);
+    aml_u8(a, type);
+    aml_u8(a, 0x0c); /* MinFixed, MaxFixed, PosDecode, producer */
+    aml_u8(a, type_flags);
+    aml_u16(a, 0); /* granularity */
+    aml_u16(a, min);
+    aml_u16(a, max);
+    aml_u16(a, 0); /* translation */
+    aml_u16(a, (uint16_t)(max - min + 1));
+}
+
+static void res_dword_mem(Aml *a, uint8_t type_flags, uint32_t min, uint32_t max)
+{
+    aml_u8(a, 0x87);
+    aml_u16(a, 23);
+    aml_u8(a, 0); /* memory */
+    aml_u8(a, 0x0c);
+    aml_u8(a, type_flags);
+    aml_u32(a, 0);
+    aml_u32(a, min);
+    aml_u32(a, max);
+    aml_u32(a, 0);
+    aml_u32(a, max - min + 1);
+}
+
+/*   Scope (\_SB) { Device (PCI0) {
+ *       Name (_HID, EisaId ("PNP0A03")) Name (_ADR, Zero) Name (_UID, Zero)
+ *       Name (_CRS, ResourceTemplate () {   as QEMU's PC describes its root bridge
+ *           WordBusNumber 0-0xff, IO 0xcf8-0xcff (the configuration ports),
+ *           WordIO 0-0xcf7 and 0xd00-0xffff, DWordMemory 0xa0000-0xbffff (VGA) and
+ *           the PCI hole from the end of RAM to 0xfebfffff (below the IOAPIC) }) } }
+ *   Name (_S5, Package (4) { Zero, Zero, Zero, Zero })
+ * No _PRT: PCI interrupts are what the devices' interrupt line registers say. Returns the
+ * length written to out (AML_MAX bytes). */
+static size_t aml_dsdt(uint8_t *out, const AcpiConfig *cfg)
+{
+    Aml crs = {.n = 0}, buf = {.n = 0}, dev = {.n = 0}, scope = {.n = 0}, all = {.n = 0};
+    res_word(&crs, 2, 0, 0, 0xff);
+    static const uint8_t cfg_io[] = {0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08};
+    aml_bytes(&crs, cfg_io, sizeof(cfg_io));
+    res_word(&crs, 1, 3, 0x0000, 0x0cf7); /* I/O, EntireRange */
+    res_word(&crs, 1, 3, 0x0d00, 0xffff);
+    res_dword_mem(&crs, 0x03, 0xa0000, 0xbffff);                /* cacheable, read/write */
+    res_dword_mem(&crs, 0x01, cfg->pci_hole_start, 0xfebfffff); /* non-cacheable */
+    static const uint8_t end_tag[] = {0x79, 0x00};
+    aml_bytes(&crs, end_tag, sizeof(end_tag));
+
+    aml_u8(&buf, 0x0a); /* BufferSize: ByteConst */
+    aml_u8(&buf, (uint8_t)crs.n);
+    aml_bytes(&buf, crs.b, crs.n);
+
+    aml_bytes(&dev, "PCI0", 4);
+    aml_name(&dev, "_HID");
+    static const uint8_t eisa_pnp0a03[] = {0x0c, 0x41, 0xd0, 0x0a, 0x03};
+    aml_bytes(&dev, eisa_pnp0a03, sizeof(eisa_pnp0a03));
+    aml_name(&dev, "_ADR");
+    aml_u8(&dev, 0x00);
+    aml_name(&dev, "_UID");
+    aml_u8(&dev, 0x00);
+    aml_name(&dev, "_CRS");
+    static const uint8_t buffer_op[] = {0x11};
+    aml_pkg(&dev, buffer_op, 1, &buf);
+
+    aml_bytes(&scope, "\\_SB_", 5);
+    static const uint8_t device_op[] = {0x5b, 0x82};
+    aml_pkg(&scope, device_op, 2, &dev);
+
+    static const uint8_t scope_op[] = {0x10};
+    aml_pkg(&all, scope_op, 1, &scope);
+    aml_name(&all, "_S5_");
+    static const uint8_t s5[] = {0x12, 0x06, 0x04, ACPI_S5_SLP_TYP, 0x00, 0x00, 0x00};
+    aml_bytes(&all, s5, sizeof(s5));
+    memcpy(out, all.b, all.n < AML_MAX ? all.n : AML_MAX);
+    return all.n < AML_MAX ? all.n : AML_MAX;
+}
+
 size_t acpi_build_tables(uint8_t *buf, size_t len, uint64_t base, const AcpiConfig *cfg)
 {
     Builder b = {buf, len, 0, base, false};
@@ -230,11 +366,11 @@ size_t acpi_build_tables(uint8_t *buf, size_t len, uint64_t base, const AcpiConf
     memcpy(f, "FACS", 4);
     w32(f + 4, FACS_LEN);
 
-    /* DSDT: Name (_S5, Package (4) { Zero, Zero, Zero, Zero }) */
+    /* DSDT: the PCI host bridge, so that an ACPI OS scans PCI bus 0 and has windows to put
+     * the BARs in, and the S5 sleep type (aml_dsdt) */
     size_t dsdt = table_begin(&b, "DSDT", 1);
-    static const uint8_t s5[] = {0x08, '_', 'S', '5', '_', 0x12, 0x06, 0x04,
-                                 ACPI_S5_SLP_TYP, 0x00, 0x00, 0x00};
-    put_bytes(&b, s5, sizeof(s5));
+    uint8_t aml[AML_MAX];
+    put_bytes(&b, aml, aml_dsdt(aml, cfg));
     uint32_t dsdt_addr = table_end(&b, dsdt);
 
     /* FADT */
@@ -251,15 +387,14 @@ size_t acpi_build_tables(uint8_t *buf, size_t len, uint64_t base, const AcpiConf
     w32(t + 56, cfg->pm_base + ACPI_PM1_EVT_OFF);
     w32(t + 64, cfg->pm_base + ACPI_PM1_CNT_OFF);
     w32(t + 76, cfg->pm_base + ACPI_PM_TMR_OFF);
-    t[88] = 4; /* PM1_EVT_LEN */
-    t[89] = 2; /* PM1_CNT_LEN */
-    t[91] = 4; /* PM_TMR_LEN */
+    t[88] = 4;           /* PM1_EVT_LEN */
+    t[89] = 2;           /* PM1_CNT_LEN */
+    t[91] = 4;           /* PM_TMR_LEN */
     w16(t + 96, 0x0fff); /* no C2 */
     w16(t + 98, 0x0fff); /* no C3 */
     t[108] = 0x32;       /* CMOS century byte */
-    w32(t + 112,
-        FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON | FADT_FIX_RTC |
-            FADT_TMR_VAL_EXT);
+    w32(t + 112, FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON | FADT_SLP_BUTTON | FADT_FIX_RTC |
+                     FADT_TMR_VAL_EXT);
     rsdt_entries[nent++] = table_end(&b, fadt);
 
     if (cfg->apic) {
@@ -277,8 +412,16 @@ size_t acpi_build_tables(uint8_t *buf, size_t len, uint64_t base, const AcpiConf
         /* ISA IRQ 0 (the PIT) on GSI 2; the SCI level-triggered, active high */
         uint8_t iso0[10] = {MADT_ISO, 10, 0, 0, 2, 0, 0, 0, 0, 0};
         put_bytes(&b, iso0, sizeof(iso0));
-        uint8_t iso9[10] = {MADT_ISO, 10, 0, cfg->sci_irq, cfg->sci_irq, 0, 0, 0,
-                            MPS_INTI_ACTIVE_HIGH | MPS_INTI_LEVEL, 0};
+        uint8_t iso9[10] = {MADT_ISO,
+                            10,
+                            0,
+                            cfg->sci_irq,
+                            cfg->sci_irq,
+                            0,
+                            0,
+                            0,
+                            MPS_INTI_ACTIVE_HIGH | MPS_INTI_LEVEL,
+                            0};
         put_bytes(&b, iso9, sizeof(iso9));
         uint8_t nmi[6] = {MADT_LAPIC_NMI, 6, 0xff, 0, 0, 1}; /* all CPUs, LINT1 */
         put_bytes(&b, nmi, sizeof(nmi));

@@ -14,9 +14,10 @@
  * There are no events, so the SCI (IRQ 9) is never raised; there are no sleep states but S5.
  *
  * The tables (ACPI 1.0 layouts, which every ACPI OS reads): RSDP -> RSDT -> FADT (-> FACS,
- * DSDT) and, with APICs, MADT. The DSDT holds only \_S5. The MADT lists the local APIC, the
- * IOAPIC (GSI base 0), the overrides ISA IRQ 0 -> GSI 2 and SCI IRQ 9 level/active high, and
- * LINT1 as NMI, as the board's MP table does.
+ * DSDT) and, with APICs, MADT. The DSDT holds the PCI host bridge \_SB.PCI0 (with the bus
+ * number, I/O and memory windows of QEMU's PC in _CRS, no _PRT) and \_S5. The MADT lists the local
+ * APIC, the IOAPIC (GSI base 0), the overrides ISA IRQ 0 -> GSI 2 and SCI IRQ 9 level/active high,
+ * and LINT1 as NMI, as the board's MP table does.
  */
 #ifndef DUALVM_HW_ACPI_H
 #define DUALVM_HW_ACPI_H
@@ -48,16 +49,16 @@ typedef struct AcpiPm AcpiPm;
 typedef void (*AcpiPowerOffFn)(void *opaque);
 
 /* Claims [base, base + ACPI_PM_LEN). NULL if the ports are taken. */
-AcpiPm *acpi_pm_init(IoBus *io, uint16_t base, Clock *clock, AcpiPowerOffFn poweroff,
-                     void *opaque);
+AcpiPm *acpi_pm_init(IoBus *io, uint16_t base, Clock *clock, AcpiPowerOffFn poweroff, void *opaque);
 void acpi_pm_reset(AcpiPm *pm);
 void acpi_pm_free(AcpiPm *pm);
 
 /* What the tables describe. */
 typedef struct AcpiConfig {
-    uint16_t pm_base;  /* the register block above */
-    uint8_t sci_irq;   /* ISA IRQ of the SCI */
-    bool apic;         /* a local APIC and an IOAPIC: a MADT */
+    uint16_t pm_base;        /* the register block above */
+    uint32_t pci_hole_start; /* PCI memory window: from here to 0xfebfffff */
+    uint8_t sci_irq;         /* ISA IRQ of the SCI */
+    bool apic;               /* a local APIC and an IOAPIC: a MADT */
     uint32_t lapic_addr, ioapic_addr;
     uint8_t apic_id, ioapic_id;
 } AcpiConfig;

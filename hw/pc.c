@@ -46,7 +46,8 @@ typedef struct PcDevices {
     RtcState *rtc;
     I8042State *kbc;
     Port92State *port92;
-    AcpiPm *acpi_pm; /* the ACPI PM registers (hw/acpi.h): how a guest powers off */
+    /* the ACPI PM registers (hw/acpi.h): how a guest powers off */
+    AcpiPm *acpi_pm;
     VgaState *vga;
     IdeController *ide; /* PIIX3 function 1: the drives of cfg->ide */
     bool a20_kbc, a20_port92; /* the two A20 sources, ORed as the chipset does */
@@ -992,6 +993,8 @@ int pc_write_acpi_tables(Machine *m, uint64_t *rsdp, char *err, size_t errlen)
     PcDevices *d = m->devices;
     AcpiConfig cfg = {
         .pm_base = ACPI_PM_BASE,
+        /* the PCI memory window starts at the next 16 MiB above RAM (BARs need alignment) */
+        .pci_hole_start = (uint32_t)((m->ram_size + 0xffffffull) & ~0xffffffull),
         .sci_irq = ACPI_SCI_IRQ,
         .apic = d->apic != NULL,
         .lapic_addr = (uint32_t)APIC_DEFAULT_BASE,

@@ -66,7 +66,7 @@
 
 #define LINUX_GDT_ADDR LOADER_FLAT_GDT_ADDR
 #define LINUX_GDT_LEN 32
-#define LINUX_PT_ADDR 0x1000ull   /* PML4; PDPT at +0x1000; PDs at +0x2000..+0x5fff */
+#define LINUX_PT_ADDR 0x1000ull /* PML4; PDPT at +0x1000; PDs at +0x2000..+0x5fff */
 #define LINUX_PT_LEN 0x6000ull
 #define BOOT_CS 0x10
 #define BOOT_DS 0x18
@@ -173,7 +173,7 @@ static int check_crc(int fd, uint64_t len, const uint8_t *setup, size_t setup_le
         size_t pe = le32(setup + 0x3c), opt = pe + 24;
         if (pe < setup_len - 24 && !memcmp(setup + pe, "PE\0\0", 4) && opt + 152 <= setup_len) {
             uint16_t magic = le16(setup + opt);
-            pe_fields[0] = opt + 64; /* CheckSum */
+            pe_fields[0] = opt + 64;                           /* CheckSum */
             pe_fields[1] = opt + (magic == 0x20b ? 144 : 128); /* DataDirectory[SECURITY] */
         }
     }
@@ -228,14 +228,14 @@ static bool is_compressed(const uint8_t *m, size_t n)
     static const struct {
         uint8_t len, magic[6];
     } known[] = {
-        {2, {0x1f, 0x8b}},                         /* gzip */
-        {2, {0x1f, 0x9e}},                         /* old gzip */
-        {3, {'B', 'Z', 'h'}},                      /* bzip2 */
-        {3, {0x5d, 0x00, 0x00}},                   /* lzma */
-        {6, {0xfd, '7', 'z', 'X', 'Z', 0x00}},     /* xz */
-        {4, {0x89, 'L', 'Z', 'O'}},                /* lzo */
-        {4, {0x02, 0x21, 0x4c, 0x18}},             /* lz4 legacy */
-        {4, {0x28, 0xb5, 0x2f, 0xfd}},             /* zstd */
+        {2, {0x1f, 0x8b}},                     /* gzip */
+        {2, {0x1f, 0x9e}},                     /* old gzip */
+        {3, {'B', 'Z', 'h'}},                  /* bzip2 */
+        {3, {0x5d, 0x00, 0x00}},               /* lzma */
+        {6, {0xfd, '7', 'z', 'X', 'Z', 0x00}}, /* xz */
+        {4, {0x89, 'L', 'Z', 'O'}},            /* lzo */
+        {4, {0x02, 0x21, 0x4c, 0x18}},         /* lz4 legacy */
+        {4, {0x28, 0xb5, 0x2f, 0xfd}},         /* zstd */
     };
     for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
         if (n >= known[i].len && !memcmp(m, known[i].magic, known[i].len))
@@ -329,8 +329,7 @@ static int check_initrd(int fd, uint64_t size, const char *path, char *err, size
             uint64_t name_end = off + CPIO_HDR + namesize;
             uint64_t data = ALIGN4(name_end), end = data + filesize;
             size_t nl = namesize < sizeof(name) ? namesize : sizeof(name) - 1;
-            if (name_end > size ||
-                (rc = pread_full(fd, name, nl, off + CPIO_HDR)) != 0) {
+            if (name_end > size || (rc = pread_full(fd, name, nl, off + CPIO_HDR)) != 0) {
                 if (rc && rc != -EIO)
                     return loader_err(rc, err, errlen, path, "read error: %s", strerror(-rc));
                 return loader_err(-ENOEXEC, err, errlen, path,
@@ -654,8 +653,8 @@ int load_linux(AddressSpace *as, uint64_t ram_size, CpuState *cpu, const LinuxBo
 
     /* into guest memory: nothing has been written before this point */
     if (as_load(as, LINUX_BOOT_PARAMS_ADDR, bp, BP_SIZE) ||
-        as_load(as, LINUX_CMDLINE_ADDR, cmdline, cmdlen + 1) ||
-        put_boot_gdt(as, cpu, enter64) || (enter64 && put_identity_map(as))) {
+        as_load(as, LINUX_CMDLINE_ADDR, cmdline, cmdlen + 1) || put_boot_gdt(as, cpu, enter64) ||
+        (enter64 && put_identity_map(as))) {
         rc = loader_err(-ERANGE, err, errlen, path,
                         "low memory (0x500-0x%llx) for boot_params, command line, GDT and page "
                         "tables is not RAM",

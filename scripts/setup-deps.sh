@@ -19,6 +19,11 @@ packages=(
     zlib1g-dev                                  # the SingleStepTests runner reads .gz cases
     python3 gnuplot-nox                         # benchmarks/: the harness and its charts
 )
+# --fuzz: also clang and its libFuzzer runtime, for the fuzz build (scripts/fuzz.sh); the
+# corpus replays CI runs need only gcc.
+if [[ ${1:-} == --fuzz ]]; then
+    packages+=(clang libclang-rt-14-dev)
+fi
 # The guests are 32-bit x86: on x86 the flags guest's oracle is a 32-bit host program
 # (gcc -m32); elsewhere only the guests' linker is needed, as a cross binutils.
 case "$(dpkg --print-architecture)" in

@@ -6,11 +6,16 @@
 #       status.
 #   run.sh [OPTIONS] --batch MANIFEST --results DIR
 #       Runs every test of MANIFEST in one boot (a boot costs ~8-10 s of the total). A line of
-#       MANIFEST is `NAME[:SECONDS] DUALVM ARGS...` (split on blanks, no quoting; # starts a
-#       comment); SECONDS overrides --test-timeout for that test. DIR gets NAME.out, NAME.err,
-#       NAME.status and NAME.time per test (and NAME.timedout if it ran out of time: it got
-#       SIGTERM, then SIGKILL 5 s later), kvm ("ok" or why not) and console.log. Exits 0 when
-#       the VM ran them all with a working /dev/kvm, whatever their statuses.
+#       MANIFEST is `NAME[:SECONDS][@UNTIL] DUALVM ARGS...` (split on blanks, no quoting; #
+#       starts a comment); SECONDS overrides --test-timeout for that test; UNTIL (no blanks)
+#       ends the test once its standard output holds that text (ANSI escapes and CRs removed),
+#       with SIGTERM 1 s later, for a guest that then waits forever (a boot: prompt). Each test
+#       runs in its own empty working directory, whose files come back as DIR/NAME.files/:
+#       relative paths in ARGS name output files (-screenshot shot.png). DIR gets NAME.out,
+#       NAME.err, NAME.status and NAME.time per test (and NAME.timedout if it ran out of time:
+#       it got SIGTERM, then SIGKILL 5 s later; NAME.until if UNTIL stopped it), kvm ("ok" or
+#       why not) and console.log. Exits 0 when the VM ran them all with a working /dev/kvm,
+#       whatever their statuses.
 #
 # Options: --cache DIR (kernel, initramfs; default $KVM_NESTED_CACHE or
 # ${TMPDIR:-/tmp}/dualvm-kvm-nested), --test-timeout SECONDS (each test, default 120),
@@ -25,7 +30,9 @@
 # Files: DUALVM, the shared libraries it needs (by ldd, with the dynamic loader) and every
 # argument that names an existing file (also inside NAME=VALUE,... lists, as in
 # -device loader,file=F) are copied into the VM's initramfs at the same absolute paths, and
-# the command runs in the same working directory, so the arguments need no rewriting.
+# the command runs in the same working directory (--batch: see above), so the arguments need
+# no rewriting. SeaBIOS's images that dualvm loads by default with no -kernel and no -bios
+# (/usr/share/seabios/bios-256k.bin and vgabios-stdvga.bin, package seabios) are copied too.
 #
 # $KVM_NESTED_CPU replaces the VM's -cpu (default EPYC,+svm,+npt; without svm there is no
 # /dev/kvm inside, which is how the harness's own failure path is checked).
@@ -43,7 +50,7 @@ batch=
 results=
 
 usage() {
-    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 125
 }
 die() {
@@ -84,8 +91,9 @@ fi
 if [[ -n "$results" ]]; then
     mkdir -p "$results"
     rm -f "$results"/*.out "$results"/*.err "$results"/*.status "$results"/*.time \
-        "$results"/*.timedout \
+        "$results"/*.timedout "$results"/*.until \
         "$results/kvm" "$results/console.log" "$results/qemu.log"
+    rm -rf "$results"/*.files
 fi
 
 "$here/build-image.sh" "$cache" || die "could not build the test VM image"
@@ -145,8 +153,13 @@ jobs="$stage/job/tests.sh"
 names=()
 vm_need=60
 add_job() {
-    local name=$1 limit=$test_timeout
+    local name=$1 limit=$test_timeout until=-
     shift
+    if [[ "$name" == *@* ]]; then
+        until=${name#*@}
+        name=${name%%@*}
+        [[ -n "$until" ]] || die "test '$name': empty text after @"
+    fi
     if [[ "$name" == *:* ]]; then
         limit=${name#*:}
         name=${name%%:*}
@@ -156,7 +169,7 @@ add_job() {
     add_program "$1"
     add_arg_files "${@:2}"
     vm_need=$((vm_need + limit + 5))
-    local line="run_test $name $limit" a
+    local line="run_test $name $limit $(quote "$until")" a
     for a in "$@"; do
         line+=" $(quote "$(if [[ $a == "$1" ]]; then realpath -s -- "$a"; else echo "$a"; fi)")"
     done
@@ -175,6 +188,11 @@ if [[ -n "$batch" ]]; then
 else
     add_job run "$@"
 fi
+
+# the firmware dualvm loads by default (main.c's DEFAULT_BIOS and DEFAULT_VGABIOS)
+for fw in /usr/share/seabios/bios-256k.bin /usr/share/seabios/vgabios-stdvga.bin; do
+    [[ -f "$fw" ]] && add_file "$fw"
+done
 
 # base image + payload: the kernel unpacks concatenated newc archives in order
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | "$busybox" cpio -o -H newc -R 0:0 \
