@@ -18,7 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__)) &&                     \
+#if defined(__linux__) && (defined(__x86_64__) || defined(__aarch64__)) &&                         \
     __has_include(<linux/seccomp.h>)
 
 #include <dirent.h>
@@ -61,47 +61,37 @@
 /* ---- names, for the message ---- */
 
 #define SC(name) {SYS_##name, #name},
+/* clang-format off */
 static const struct {
     long nr;
     const char *name;
 } names[] = {
 #ifdef SYS_open
     SC(open) SC(creat) SC(access) SC(stat) SC(lstat) SC(poll) SC(fork) SC(vfork) SC(rename)
-        SC(unlink) SC(mkdir) SC(rmdir) SC(symlink) SC(link) SC(readlink) SC(chmod) SC(chown)
-            SC(select) SC(pipe) SC(dup2) SC(alarm) SC(pause) SC(time) SC(getdents)
+    SC(unlink) SC(mkdir) SC(rmdir) SC(symlink) SC(link) SC(readlink) SC(chmod) SC(chown)
+    SC(select) SC(pipe) SC(dup2) SC(alarm) SC(pause) SC(time) SC(getdents)
 #endif
-                SC(read) SC(write) SC(close) SC(fstat) SC(lseek) SC(mmap) SC(mprotect) SC(munmap)
-                    SC(brk) SC(rt_sigaction) SC(rt_sigprocmask) SC(rt_sigreturn) SC(ioctl)
-                        SC(pread64) SC(pwrite64) SC(readv) SC(writev) SC(sched_yield)
-                            SC(mremap) SC(msync) SC(madvise) SC(dup) SC(dup3) SC(nanosleep)
-                                SC(getpid) SC(socket) SC(connect) SC(accept) SC(sendto)
-                                    SC(recvfrom) SC(sendmsg) SC(recvmsg) SC(bind) SC(listen)
-                                        SC(socketpair) SC(clone) SC(clone3) SC(execve)
-                                            SC(execveat) SC(exit) SC(wait4) SC(kill) SC(uname)
-                                                SC(fcntl) SC(flock) SC(fsync) SC(fdatasync)
-                                                    SC(truncate) SC(ftruncate) SC(getcwd)
-                                                        SC(chdir) SC(fchdir) SC(fchmod)
-                                                            SC(fchown) SC(umask) SC(ptrace)
-                                                                SC(getuid) SC(setuid) SC(setgid)
-                                                                    SC(prctl) SC(mount)
-                                                                        SC(umount2) SC(reboot)
-                                                                            SC(gettid) SC(tkill)
-                                                                                SC(futex)
-                                                                                    SC(tgkill)
-    SC(getdents64) SC(timer_create) SC(timer_settime) SC(timer_gettime) SC(timer_delete)
-        SC(clock_gettime) SC(clock_nanosleep) SC(exit_group) SC(openat) SC(mkdirat) SC(unlinkat)
-            SC(renameat) SC(renameat2) SC(newfstatat) SC(readlinkat) SC(faccessat) SC(ppoll)
-                SC(pipe2) SC(eventfd2) SC(epoll_create1) SC(epoll_ctl) SC(epoll_pwait)
-                    SC(signalfd4) SC(timerfd_create) SC(memfd_create) SC(getrandom) SC(bpf)
-                        SC(seccomp) SC(userfaultfd) SC(perf_event_open) SC(process_vm_readv)
-                            SC(process_vm_writev) SC(statx) SC(io_uring_setup) SC(pidfd_open)
-                                SC(sigaltstack) SC(set_robust_list) SC(rseq) SC(prlimit64)
-                                    SC(sched_getaffinity) SC(restart_syscall) SC(preadv)
-                                        SC(pwritev) SC(getppid) SC(setsid) SC(chroot)
-                                            SC(unshare) SC(setns) SC(init_module)
-                                                SC(finit_module) SC(kexec_load) SC(keyctl)
-                                                    SC(add_key) SC(sysinfo) SC(fallocate)
+    SC(read) SC(write) SC(close) SC(fstat) SC(lseek) SC(mmap) SC(mprotect) SC(munmap) SC(brk)
+    SC(rt_sigaction) SC(rt_sigprocmask) SC(rt_sigreturn) SC(ioctl) SC(pread64) SC(pwrite64)
+    SC(readv) SC(writev) SC(sched_yield) SC(mremap) SC(msync) SC(madvise) SC(dup) SC(dup3)
+    SC(nanosleep) SC(getpid) SC(socket) SC(connect) SC(accept) SC(sendto) SC(recvfrom)
+    SC(sendmsg) SC(recvmsg) SC(bind) SC(listen) SC(socketpair) SC(clone) SC(clone3) SC(execve)
+    SC(execveat) SC(exit) SC(wait4) SC(kill) SC(uname) SC(fcntl) SC(flock) SC(fsync)
+    SC(fdatasync) SC(truncate) SC(ftruncate) SC(getcwd) SC(chdir) SC(fchdir) SC(fchmod)
+    SC(fchown) SC(umask) SC(ptrace) SC(getuid) SC(setuid) SC(setgid) SC(prctl) SC(mount)
+    SC(umount2) SC(reboot) SC(gettid) SC(tkill) SC(futex) SC(tgkill) SC(getdents64)
+    SC(timer_create) SC(timer_settime) SC(timer_gettime) SC(timer_delete) SC(clock_gettime)
+    SC(clock_nanosleep) SC(exit_group) SC(openat) SC(mkdirat) SC(unlinkat) SC(renameat)
+    SC(renameat2) SC(newfstatat) SC(readlinkat) SC(faccessat) SC(ppoll) SC(pipe2) SC(eventfd2)
+    SC(epoll_create1) SC(epoll_ctl) SC(epoll_pwait) SC(signalfd4) SC(timerfd_create)
+    SC(memfd_create) SC(getrandom) SC(bpf) SC(seccomp) SC(userfaultfd) SC(perf_event_open)
+    SC(process_vm_readv) SC(process_vm_writev) SC(statx) SC(io_uring_setup) SC(pidfd_open)
+    SC(sigaltstack) SC(set_robust_list) SC(rseq) SC(prlimit64) SC(sched_getaffinity)
+    SC(restart_syscall) SC(preadv) SC(pwritev) SC(getppid) SC(setsid) SC(chroot) SC(unshare)
+    SC(setns) SC(init_module) SC(finit_module) SC(kexec_load) SC(keyctl) SC(add_key)
+    SC(sysinfo) SC(fallocate)
 };
+/* clang-format on */
 #undef SC
 
 const char *sandbox_syscall_name(long nr)
@@ -248,39 +238,43 @@ static int kvm_fds(int *fds, int max)
     return n;
 }
 
+/* clang-format off */
 #define ALLOW_LIST(X)                                                                              \
-    /* reads and writes on descriptors already open: serial, images, stdio, debugcon */        \
-    X(read) X(write) X(readv) X(writev) X(pread64) X(pwrite64) X(preadv) X(pwritev) X(lseek)    \
-    /* the images: FLUSH CACHE, and closing at the end of the run */                             \
-    X(fsync) X(fdatasync) X(close)                                                               \
-    /* the serial input poll (timeout 0) */                                                      \
-    X(ppoll)                                                                                     \
-    /* memory: malloc and glib (mmap and mprotect further down, never with PROT_EXEC) */        \
-    X(brk) X(munmap) X(mremap) X(madvise)                                                        \
-    /* threads and time: the display's mutex, the clock, HLT's sleep, the KVM engine's timer */ \
-    X(futex) X(sched_yield) X(clock_gettime) X(clock_getres) X(gettimeofday) X(nanosleep)        \
-    X(clock_nanosleep) X(timer_create) X(timer_settime) X(timer_gettime) X(timer_delete)        \
-    /* signals: SIGINT/SIGTERM and the KVM engine's SIGUSR1 handlers return; its signal mask */ \
-    X(rt_sigreturn) X(rt_sigprocmask) X(restart_syscall)                                         \
-    /* identity (the KVM engine's thread id, abort()'s raise), and the end */                    \
+    /* reads and writes on descriptors already open: serial, images, stdio, debugcon */            \
+    X(read) X(write) X(readv) X(writev) X(pread64) X(pwrite64) X(preadv) X(pwritev) X(lseek)       \
+    /* the images: FLUSH CACHE, and closing at the end of the run */                               \
+    X(fsync) X(fdatasync) X(close)                                                                 \
+    /* the serial input poll (timeout 0) */                                                        \
+    X(ppoll)                                                                                       \
+    /* memory: malloc and glib (mmap and mprotect further down, never with PROT_EXEC) */           \
+    X(brk) X(munmap) X(mremap) X(madvise)                                                          \
+    /* threads and time: the display's mutex, the clock, HLT's sleep, the KVM engine's timer */    \
+    X(futex) X(sched_yield) X(clock_gettime) X(clock_getres) X(gettimeofday) X(nanosleep)          \
+    X(clock_nanosleep) X(timer_create) X(timer_settime) X(timer_gettime) X(timer_delete)           \
+    /* signals: SIGINT/SIGTERM and the KVM engine's SIGUSR1 handlers return; its signal mask */    \
+    X(rt_sigreturn) X(rt_sigprocmask) X(restart_syscall)                                           \
+    /* identity (the KVM engine's thread id, abort()'s raise), and the end */                      \
     X(getpid) X(gettid) X(exit) X(exit_group)
 
 #define ALLOW_LIST_LEGACY(X) X(poll) X(time)
 
 #define ALLOW_LIST_FILES(X)                                                                        \
-    X(openat) X(newfstatat) X(fstat) X(statx) X(renameat) X(renameat2) X(unlinkat) X(fchmod)    \
+    X(openat) X(newfstatat) X(fstat) X(statx) X(renameat) X(renameat2) X(unlinkat) X(fchmod)       \
     X(fallocate) X(ftruncate)
 
 #define ALLOW_LIST_FILES_LEGACY(X) X(open) X(creat) X(rename) X(unlink) X(stat)
 
 /* AddressSanitizer's runtime at exit (LeakSanitizer's stop-the-world) and in its reports */
 #define ALLOW_LIST_SANITIZER(X)                                                                    \
-    X(clone) X(ptrace) X(wait4) X(prctl) X(getdents64) X(openat) X(readlinkat) X(sigaltstack)   \
-    X(rt_sigaction) X(getppid) X(sched_getaffinity) X(newfstatat) X(fstat) X(getrandom)        \
-    X(set_robust_list) X(rseq) X(prlimit64) X(tgkill) X(kill) X(pipe2) X(execve) X(dup2)      \
+    X(clone) X(ptrace) X(wait4) X(prctl) X(getdents64) X(openat) X(readlinkat) X(sigaltstack)      \
+    X(rt_sigaction) X(getppid) X(sched_getaffinity) X(newfstatat) X(fstat) X(getrandom)            \
+    X(set_robust_list) X(rseq) X(prlimit64) X(tgkill) X(kill) X(pipe2) X(execve)                   \
     X(dup3) X(uname) X(sysinfo)
 
-#define ALLOW_LIST_SANITIZER_LEGACY(X) X(readlink) X(open) X(pipe) X(stat) X(fork) X(getdents)
+#define ALLOW_LIST_SANITIZER_LEGACY(X)                                                             \
+    X(readlink) X(open) X(pipe) X(stat) X(fork) X(getdents) X(dup2)
+
+/* clang-format on */
 
 #define X_ALLOW(name) allow(p, SYS_##name);
 
@@ -387,8 +381,9 @@ int sandbox_install(const SandboxConfig *cfg, char *err, size_t errlen)
     }
     struct sock_fprog fp = {.len = (unsigned short)prog.n, .filter = prog.f};
     if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fp) < 0) {
-        snprintf(err, errlen, "cannot install the seccomp filter: %s (the kernel needs "
-                              "CONFIG_SECCOMP_FILTER; -sandbox off runs without it)",
+        snprintf(err, errlen,
+                 "cannot install the seccomp filter: %s (the kernel needs "
+                 "CONFIG_SECCOMP_FILTER; -sandbox off runs without it)",
                  strerror(errno));
         return -1;
     }

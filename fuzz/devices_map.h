@@ -37,7 +37,8 @@ typedef struct Focus {
 
 static const Focus fuzz_focus[FOCUS_COUNT] = {
     [FOCUS_PC] = {"pc", {{0}}, {{0}}},
-    [FOCUS_PIC] = {"pic", {{I8259_MASTER_BASE, 2}, {I8259_SLAVE_BASE, 2}, {I8259_ELCR_BASE, 2}},
+    [FOCUS_PIC] = {"pic",
+                   {{I8259_MASTER_BASE, 2}, {I8259_SLAVE_BASE, 2}, {I8259_ELCR_BASE, 2}},
                    {{0}}},
     [FOCUS_PIT] = {"pit", {{I8254_BASE, 4}, {I8254_PORT61, 1}}, {{0}}},
     [FOCUS_KBC] = {"kbc", {{I8042_DATA_PORT, 1}, {I8042_CMD_PORT, 1}}, {{0}}},
@@ -66,15 +67,15 @@ static const Focus fuzz_focus[FOCUS_COUNT] = {
 /* FOCUS_PC: "where" with bit 31 clear is an offset into one of these (the interesting places);
  * with it set, a raw address. */
 static const Window fuzz_pc_windows[] = {
-    {0, 0x1000},                          /* low RAM: IVT, BDA */
-    {FUZZ_RAM_SIZE - 0x1000, 0x2000},     /* the end of RAM and what follows */
-    {VGA_WINDOW_BASE, VGA_WINDOW_SIZE},   /* legacy VGA */
-    {PAM_BASE, PAM_SIZE},                 /* option ROMs / BIOS shadow (PAM) */
-    {FUZZ_VGA_LFB, VGA_VRAM_SIZE},        /* linear framebuffer */
-    {FUZZ_VGA_MMIO, VGA_PCI_MMIO_SIZE},   /* stdvga MMIO BAR */
+    {0, 0x1000},                        /* low RAM: IVT, BDA */
+    {FUZZ_RAM_SIZE - 0x1000, 0x2000},   /* the end of RAM and what follows */
+    {VGA_WINDOW_BASE, VGA_WINDOW_SIZE}, /* legacy VGA */
+    {PAM_BASE, PAM_SIZE},               /* option ROMs / BIOS shadow (PAM) */
+    {FUZZ_VGA_LFB, VGA_VRAM_SIZE},      /* linear framebuffer */
+    {FUZZ_VGA_MMIO, VGA_PCI_MMIO_SIZE}, /* stdvga MMIO BAR */
     {IOAPIC_DEFAULT_BASE, IOAPIC_MMIO_SIZE},
     {APIC_DEFAULT_BASE, APIC_MMIO_SIZE},
-    {PC_FLASH_BASE, PC_FLASH_SIZE},       /* BIOS flash (ROM) */
+    {PC_FLASH_BASE, PC_FLASH_SIZE}, /* BIOS flash (ROM) */
 };
 
 #define FUZZ_PC_WINDOWS (sizeof(fuzz_pc_windows) / sizeof(fuzz_pc_windows[0]))
@@ -136,7 +137,8 @@ static inline uint32_t fuzz_addr_raw(unsigned f, uint32_t gpa)
         if (gpa & 0x80000000u)
             return gpa;
         for (unsigned i = 0; i < FUZZ_PC_WINDOWS; i++)
-            if (gpa >= fuzz_pc_windows[i].gpa && gpa - fuzz_pc_windows[i].gpa < fuzz_pc_windows[i].size)
+            if (gpa >= fuzz_pc_windows[i].gpa &&
+                gpa - fuzz_pc_windows[i].gpa < fuzz_pc_windows[i].size)
                 return i << 24 | (gpa - fuzz_pc_windows[i].gpa);
         return gpa;
     }

@@ -44,8 +44,17 @@
 #define CODE_BASE 0x10000u
 #define DATA_BASE 0x20000u
 
-enum { SEL_CODE32 = 0x08, SEL_DATA32 = 0x10, SEL_CODE16 = 0x18, SEL_DATA16 = 0x20,
-       SEL_CODE3 = 0x2b, SEL_DATA3 = 0x33, SEL_TSS = 0x38, SEL_LDT = 0x80, SEL_GATE = 0x88 };
+enum {
+    SEL_CODE32 = 0x08,
+    SEL_DATA32 = 0x10,
+    SEL_CODE16 = 0x18,
+    SEL_DATA16 = 0x20,
+    SEL_CODE3 = 0x2b,
+    SEL_DATA3 = 0x33,
+    SEL_TSS = 0x38,
+    SEL_LDT = 0x80,
+    SEL_GATE = 0x88
+};
 
 static uint64_t desc(uint32_t base, uint32_t limit, unsigned attr)
 {
@@ -95,7 +104,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* How a run ended, for the differential mode. */
+typedef struct Outcome {
+    VcpuExit exit;
+    CpuState s;
+    uint64_t ram_hash; /* the first MiB: tables, stacks, code, data */
+    char error[512];
+} Outcome;
+
+/* One run; backend -1: as the input's flags say. */
+static void run_one(const uint8_t *data, size_t size, int force_backend, Outcome *o)
 {
     FuzzIn in = {data, size};
     unsigned mode = fz_u8(&in) % DBT_MODE_COUNT;
@@ -106,7 +124,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t code_len = in.n < FUZZ_DBT_CODE_MAX ? in.n : FUZZ_DBT_CODE_MAX;
 
     int backend = (flags & 1) && dbt_backend_available(DBT_BACKEND_JIT) ? DBT_BACKEND_JIT
-                                                                         : DBT_BACKEND_INTERP;
+                                                                        : DBT_BACKEND_INTERP;
+    if (force_backend >= 0)
+        backend = force_backend;
     dbt_set_default_backend(backend);
     MachineConfig cfg = {.ram_size = FUZZ_RAM_SIZE, .serial = "none", .debugcon = "none"};
     cfg.no_apic = flags & 2;
@@ -184,11 +204,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     put32(ram, TSS_BASE + 4, STACK0_TOP);
     put32(ram, TSS_BASE + 8, SEL_DATA32);
     put32(ram, TSS_BASE + 0x64, 0x68u << 16);
-    put32(ram, TSS_BASE + 0x100 + 0x20, PM_STUB);       /* the second TSS: EIP */
-    put32(ram, TSS_BASE + 0x100 + 0x4c, SEL_CODE32);    /* CS */
-    put32(ram, TSS_BASE + 0x100 + 0x50, SEL_DATA32);    /* SS */
-    put32(ram, TSS_BASE + 0x100 + 0x38, STACK0_TOP);    /* ESP */
-    put32(ram, TSS_BASE + 0x100 + 0x24, 0x2);           /* EFLAGS */
+    put32(ram, TSS_BASE + 0x100 + 0x20, PM_STUB);    /* the second TSS: EIP */
+    put32(ram, TSS_BASE + 0x100 + 0x4c, SEL_CODE32); /* CS */
+    put32(ram, TSS_BASE + 0x100 + 0x50, SEL_DATA32); /* SS */
+    put32(ram, TSS_BASE + 0x100 + 0x38, STACK0_TOP); /* ESP */
+    put32(ram, TSS_BASE + 0x100 + 0x24, 0x2);        /* EFLAGS */
     /* page tables: identity for the first 4 MiB, 4 KiB pages (or PSE, or PAE), with a few
      * entries' bits flipped by the input (not present, read-only, supervisor) */
     for (uint32_t i = 0; i < 1024; i++)
@@ -197,8 +217,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cr4_bits & 1)
         put32(ram, PD_BASE + 4, 0x400000 | 0x87); /* a 4 MiB page (PSE) above RAM */
     for (int k = 0; k < 3 && (pte_bits & 0x80); k++) {
-        static const uint32_t pages[4] = {CODE_BASE >> 12, DATA_BASE >> 12,
-                                          (STACK0_TOP >> 12) - 1, (CODE_BASE >> 12) + 1};
+        static const uint32_t pages[4] = {CODE_BASE >> 12, DATA_BASE >> 12, (STACK0_TOP >> 12) - 1,
+                                          (CODE_BASE >> 12) + 1};
         uint32_t page = pages[pte_bits >> (2 * k) & 3];
         uint32_t clear = k == 0 ? 2 : k == 1 ? 4 : 1; /* R/W, U/S, P */
         uint32_t pte;
@@ -339,15 +359,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     DbtCpu *env = v.engine;
     if ((s.cr0 & CR0_PG) && (s.cr4 & CR4_PAE))
         dbt_load_pdptes(env, s.cr3);
+    VcpuExit e = VCPU_EXIT_DEADLINE;
     for (int r = 0; r < RUNS; r++) {
         v.kick = 0;
         v.deadline_ns = clock_ns(m->clock);
-        VcpuExit e = v.ops->run(&v);
+        e = v.ops->run(&v);
         if (e != VCPU_EXIT_DEADLINE)
             break;
     }
     CpuState out;
     v.ops->get_state(&v, &out);
+    o->exit = e;
+    o->s = out;
+    snprintf(o->error, sizeof(o->error), "%s", m->stop ? m->stop_msg : env->error);
+    uint64_t h = 1469598103934665603ull;
+    for (uint32_t i = 0; i < (1u << 20); i++)
+        h = (h ^ ram[i]) * 1099511628211ull;
+    o->ram_hash = h;
     if (trace)
         fprintf(stderr, "mode %u %s: %llu instructions, %llu blocks, stop at %04x:%08llx%s%s %s\n",
                 mode, backend == DBT_BACKEND_JIT ? "jit" : "interp",
@@ -356,5 +384,60 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 m->stop ? " stop:" : "", m->stop ? m->stop_msg : env->error);
     v.ops->destroy(&v);
     pc_free(m);
+}
+
+static bool seg_eq(const SegCache *a, const SegCache *b)
+{
+    return a->sel == b->sel && a->base == b->base && a->limit == b->limit && a->attr == b->attr;
+}
+
+static void show(const char *who, const Outcome *o)
+{
+    const CpuState *s = &o->s;
+    fprintf(stderr,
+            "%s: exit %d at %04x:%08llx eflags %08llx eax %08llx ecx %08llx edx %08llx ebx "
+            "%08llx esp %08llx ebp %08llx esi %08llx edi %08llx cr0 %08llx cr2 %08llx cr3 "
+            "%08llx cr4 %08llx ram %016llx%s %s\n",
+            who, (int)o->exit, s->seg[S_CS].sel, (unsigned long long)s->rip,
+            (unsigned long long)s->rflags, (unsigned long long)s->regs[0],
+            (unsigned long long)s->regs[1], (unsigned long long)s->regs[2],
+            (unsigned long long)s->regs[3], (unsigned long long)s->regs[4],
+            (unsigned long long)s->regs[5], (unsigned long long)s->regs[6],
+            (unsigned long long)s->regs[7], (unsigned long long)s->cr0, (unsigned long long)s->cr2,
+            (unsigned long long)s->cr3, (unsigned long long)s->cr4, (unsigned long long)o->ram_hash,
+            s->halted ? " halted" : "", o->error);
+    for (int i = 0; i < CPU_NR_SEGS; i++)
+        fprintf(stderr, "  seg %d: %04x base %08llx limit %08x attr %04x\n", i, s->seg[i].sel,
+                (unsigned long long)s->seg[i].base, s->seg[i].limit, s->seg[i].attr);
+}
+
+/* flags bit 3: the same input under both back ends, which must agree (DESIGN.md: the
+ * interpreter and the host-code back end run the same IR, instruction for instruction). Runs
+ * that end by the budget are not compared: the two count it differently. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    uint8_t flags = size > 1 ? data[1] : 0;
+    static Outcome a, b;
+    if (!(flags & 8) || !dbt_backend_available(DBT_BACKEND_JIT)) {
+        run_one(data, size, -1, &a);
+        return 0;
+    }
+    run_one(data, size, DBT_BACKEND_INTERP, &a);
+    run_one(data, size, DBT_BACKEND_JIT, &b);
+    if (a.exit == VCPU_EXIT_DEADLINE || b.exit == VCPU_EXIT_DEADLINE)
+        return 0;
+    const CpuState *x = &a.s, *y = &b.s;
+    bool same = a.exit == b.exit && x->rip == y->rip && x->rflags == y->rflags &&
+                !memcmp(x->regs, y->regs, 8 * sizeof(x->regs[0])) && x->cr0 == y->cr0 &&
+                x->cr2 == y->cr2 && x->cr3 == y->cr3 && x->cr4 == y->cr4 &&
+                x->halted == y->halted && a.ram_hash == b.ram_hash;
+    for (int i = 0; i < CPU_NR_SEGS; i++)
+        same = same && seg_eq(&x->seg[i], &y->seg[i]);
+    if (!same) {
+        fprintf(stderr, "fuzz_dbt: the interpreter and the host-code back end disagree\n");
+        show("interp", &a);
+        show("jit   ", &b);
+        abort();
+    }
     return 0;
 }

@@ -54,8 +54,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     static const char *names[3] = {"hda", "hdb", "cdrom"};
     for (int i = 0; i < 3; i++) {
         disk_image[i] = make_image(disk_size[i], i == 2 ? 2048 : 512);
-        disk_fd[i] = fz_memfile(names[i], disk_image[i], disk_size[i], disk_path[i],
-                                sizeof(disk_path[i]));
+        disk_fd[i] =
+            fz_memfile(names[i], disk_image[i], disk_size[i], disk_path[i], sizeof(disk_path[i]));
         if (disk_fd[i] < 0) {
             perror("fuzz_devices: memfd_create");
             exit(1);

@@ -282,7 +282,7 @@ static void seq_pit(void)
     tick(2000);
     in(0x61, 1), in(0x42, 1), in(0x42, 1);
     out8(0x43, 0x70), out8(0x41, 0x10), out8(0x41, 0x00); /* one-shot on counter 1 */
-    out8(0x43, 0x18), out8(0x40, 0x05); /* mode 4, LSB only */
+    out8(0x43, 0x18), out8(0x40, 0x05);                   /* mode 4, LSB only */
     out8(0x43, 0x3a), out8(0x40, 0x01), out8(0x40, 0x00); /* mode 5, count 1 */
     tick(60000);
     out8(0x43, 0xde), in(0x40, 1), in(0x41, 1), in(0x42, 1);
@@ -374,25 +374,30 @@ static void seq_fwcfg(void)
     out(FW_CFG_PORT_SEL, 2, 0x0001), ins(FW_CFG_PORT_DATA, 1, 4);
     in(FW_CFG_PORT_DMA, 4), in(FW_CFG_PORT_DMA_LOW, 4);
     /* descriptor at 0x1000: select the file directory (0x19) and read 64 bytes to 0x2000 */
-    uint8_t d[16] = {0, 0x19, 0, FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_READ, 0, 0, 0, 64,
-                     0, 0, 0, 0, 0, 0, 0x20, 0x00};
+    uint8_t d[16] = {
+        0, 0x19, 0,   FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_READ, 0, 0, 0, 64, 0, 0, 0, 0, 0,
+        0, 0x20, 0x00};
     ram(0x1000, d, sizeof(d));
     out(FW_CFG_PORT_DMA, 4, 0);
     out(FW_CFG_PORT_DMA_LOW, 4, __builtin_bswap32(0x1000));
     /* skip then read the e820 file past its end; then a write (refused) */
-    uint8_t d2[16] = {0, 0x19, 0, FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_SKIP, 0, 0, 0, 4,
-                      0, 0, 0, 0, 0, 0, 0x30, 0x00};
+    uint8_t d2[16] = {
+        0, 0x19, 0,   FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_SKIP, 0, 0, 0, 4, 0, 0, 0, 0, 0,
+        0, 0x30, 0x00};
     ram(0x1100, d2, sizeof(d2));
     out(FW_CFG_PORT_DMA_LOW, 4, __builtin_bswap32(0x1100));
     uint8_t d3[16] = {0, 0, 0, FW_CFG_DMA_CTL_READ, 0, 0, 0x10, 0, 0, 0, 0, 0, 0, 0x3f, 0xf8, 0};
     ram(0x1200, d3, sizeof(d3)); /* 4 KiB read to the end of RAM: crosses into nothing */
     out(FW_CFG_PORT_DMA_LOW, 4, __builtin_bswap32(0x1200));
-    uint8_t d4[16] = {0x00, 0x20, 0, FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_WRITE, 0, 0, 0, 8,
-                      0, 0, 0, 0, 0, 0, 0x30, 0x00};
+    uint8_t d4[16] = {
+        0x00, 0x20, 0,   FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_WRITE, 0, 0, 0, 8, 0, 0, 0, 0, 0,
+        0,    0x30, 0x00};
     ram(0x1300, d4, sizeof(d4));
     out(FW_CFG_PORT_DMA_LOW, 4, __builtin_bswap32(0x1300));
-    uint8_t d5[16] = {0, 0x19, 0, FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_READ, 0xff, 0xff, 0xff, 0xff,
-                      0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xf0};
+    uint8_t d5[16] = {0,    0x19, 0,    FW_CFG_DMA_CTL_SELECT | FW_CFG_DMA_CTL_READ,
+                      0xff, 0xff, 0xff, 0xff,
+                      0xff, 0xff, 0xff, 0xff,
+                      0xff, 0xff, 0xff, 0xf0};
     ram(0x1400, d5, sizeof(d5)); /* wraps the address space */
     out(FW_CFG_PORT_DMA_LOW, 4, __builtin_bswap32(0x1400));
     out(FW_CFG_PORT_DMA, 4, __builtin_bswap32(0xffffffff));
@@ -419,7 +424,7 @@ static void seq_ide_pio(void)
     ide_lba(b, 0, 3, 1), out8(b + 7, 0x30), outs(b, 2, words, 256), in(b + 7, 1);
     ide_lba(b, 0, 3, 1), out8(b + 7, 0x20), ins(b, 4, 128);
     ide_lba(b, 0, 0x0fffffff, 1), out8(b + 7, 0x20), in(b + 1, 1); /* past the end: IDNF */
-    out8(b + 1, 0x03), out8(b + 2, 0x0c), out8(b + 7, 0xef); /* SET FEATURES: UDMA mode */
+    out8(b + 1, 0x03), out8(b + 2, 0x0c), out8(b + 7, 0xef);       /* SET FEATURES: UDMA mode */
     out8(b + 2, 8), out8(b + 7, 0xc6), ide_lba(b, 0, 8, 16), out8(b + 7, 0xc4), ins(b, 2, 2048);
     out8(0x3f6, 0x04), out8(0x3f6, 0x00), in(0x3f6, 1), in(b + 1, 1);
     out8(b + 7, 0x90), in(b + 1, 1);
@@ -450,8 +455,8 @@ static void seq_ide_dma(void)
     out(bm + 4, 4, 0x10100);
     ide_lba(b, 0, 4, 2), out8(b + 7, 0xc8), out8(bm, 0x09), in(bm + 2, 1), in(b + 1, 1);
     /* a buffer running off the end of RAM, and one wrapping past 4 GiB */
-    uint8_t prd3[16] = {0x00, 0xff, 0x3f, 0x00, 0x00, 0x04, 0, 0, 0x00, 0xff, 0xff, 0xff,
-                        0x00, 0x10, 0, 0x80};
+    uint8_t prd3[16] = {0x00, 0xff, 0x3f, 0x00, 0x00, 0x04, 0, 0,
+                        0x00, 0xff, 0xff, 0xff, 0x00, 0x10, 0, 0x80};
     ram(0x10200, prd3, sizeof(prd3));
     out(bm + 4, 4, 0x10200);
     ide_lba(b, 0, 0, 4), out8(b + 7, 0xc8), out8(bm, 0x09), in(bm + 2, 1);
@@ -486,23 +491,23 @@ static void seq_atapi(void)
     uint16_t s = IDE_SECONDARY_BASE;
     out8(s + 6, 0xa0), out8(s + 7, 0xa1), ins(s, 2, 256);
     static const uint8_t cdbs[][12] = {
-        {0x00},                                    /* TEST UNIT READY */
-        {0x03, 0, 0, 0, 18},                       /* REQUEST SENSE */
-        {0x12, 0, 0, 0, 36},                       /* INQUIRY */
-        {0x25},                                    /* READ CAPACITY */
-        {0x28, 0, 0, 0, 0, 16, 0, 0, 1},           /* READ(10) LBA 16 */
-        {0xa8, 0, 0, 0, 0, 0, 0, 0, 0, 2},         /* READ(12) */
-        {0x5a, 0, 0x2a, 0, 0, 0, 0, 0, 64},        /* MODE SENSE(10) */
-        {0x43, 0, 0, 0, 0, 0, 0, 0x03, 0x24},      /* READ TOC */
-        {0x43, 2, 1, 0, 0, 0, 0, 0, 12},           /* READ TOC format 1, MSF */
-        {0x46, 0, 0, 0, 0, 0, 0, 0, 32},           /* GET CONFIGURATION */
-        {0x1b, 0, 0, 0, 2},                        /* START STOP UNIT: eject */
-        {0x1e, 0, 0, 0, 1},                        /* PREVENT ALLOW */
-        {0x4a, 1, 0, 0, 0x10, 0, 0, 0, 8},         /* GET EVENT STATUS */
-        {0xbd, 0, 0, 0, 0, 0, 0, 0, 0, 8},         /* MECHANISM STATUS */
-        {0xbb, 0, 0xff, 0xff},                     /* SET CD SPEED */
+        {0x00},                                           /* TEST UNIT READY */
+        {0x03, 0, 0, 0, 18},                              /* REQUEST SENSE */
+        {0x12, 0, 0, 0, 36},                              /* INQUIRY */
+        {0x25},                                           /* READ CAPACITY */
+        {0x28, 0, 0, 0, 0, 16, 0, 0, 1},                  /* READ(10) LBA 16 */
+        {0xa8, 0, 0, 0, 0, 0, 0, 0, 0, 2},                /* READ(12) */
+        {0x5a, 0, 0x2a, 0, 0, 0, 0, 0, 64},               /* MODE SENSE(10) */
+        {0x43, 0, 0, 0, 0, 0, 0, 0x03, 0x24},             /* READ TOC */
+        {0x43, 2, 1, 0, 0, 0, 0, 0, 12},                  /* READ TOC format 1, MSF */
+        {0x46, 0, 0, 0, 0, 0, 0, 0, 32},                  /* GET CONFIGURATION */
+        {0x1b, 0, 0, 0, 2},                               /* START STOP UNIT: eject */
+        {0x1e, 0, 0, 0, 1},                               /* PREVENT ALLOW */
+        {0x4a, 1, 0, 0, 0x10, 0, 0, 0, 8},                /* GET EVENT STATUS */
+        {0xbd, 0, 0, 0, 0, 0, 0, 0, 0, 8},                /* MECHANISM STATUS */
+        {0xbb, 0, 0xff, 0xff},                            /* SET CD SPEED */
         {0x28, 0, 0xff, 0xff, 0xff, 0xff, 0, 0xff, 0xff}, /* READ(10) far past the end */
-        {0xff},                                    /* an unknown command */
+        {0xff},                                           /* an unknown command */
     };
     for (size_t i = 0; i < sizeof(cdbs) / sizeof(cdbs[0]); i++)
         atapi_cmd(cdbs[i], 2048);
@@ -516,8 +521,9 @@ static const uint8_t mode13_crtc[] = {0x5f, 0x4f, 0x50, 0x82, 0x54, 0x80, 0xbf, 
                                       0x41, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x9c, 0x0e,
                                       0x8f, 0x28, 0x40, 0x96, 0xb9, 0xa3, 0xff};
 static const uint8_t mode13_gc[] = {0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x05, 0x0f, 0xff};
-static const uint8_t mode13_ac[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
-                                    0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x41, 0x00, 0x0f, 0x00, 0x00};
+static const uint8_t mode13_ac[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06,
+                                    0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d,
+                                    0x0e, 0x0f, 0x41, 0x00, 0x0f, 0x00, 0x00};
 static const uint8_t text_seq[] = {0x03, 0x00, 0x03, 0x00, 0x02};
 static const uint8_t text_crtc[] = {0x5f, 0x4f, 0x50, 0x82, 0x55, 0x81, 0xbf, 0x1f, 0x00,
                                     0x4f, 0x0d, 0x0e, 0x00, 0x00, 0x00, 0x50, 0x9c, 0x0e,
@@ -526,8 +532,8 @@ static const uint8_t text_gc[] = {0x00, 0x00, 0x00, 0x00, 0x00, 0x10, 0x0e, 0x00
 static const uint8_t text_ac[] = {0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x14, 0x07, 0x38, 0x39, 0x3a,
                                   0x3b, 0x3c, 0x3d, 0x3e, 0x3f, 0x0c, 0x00, 0x0f, 0x08, 0x00};
 
-static void set_vga_regs(uint8_t misc_out, const uint8_t *seq, const uint8_t *crtc, const uint8_t *gc,
-                     const uint8_t *ac)
+static void set_vga_regs(uint8_t misc_out, const uint8_t *seq, const uint8_t *crtc,
+                         const uint8_t *gc, const uint8_t *ac)
 {
     out8(0x3c2, misc_out);
     for (unsigned i = 0; i < 5; i++)
@@ -607,9 +613,9 @@ static void seq_apic(void)
     mw(a + APIC_EOI, 4, 0);
     mw(a + APIC_ICR_HI, 4, 0), mw(a + APIC_ICR_LO, 4, 0x40031);
     ack(), mw(a + APIC_EOI, 4, 0);
-    mw(a + APIC_ICR_LO, 4, 0x000c4500); /* INIT to all others */
+    mw(a + APIC_ICR_LO, 4, 0x000c4500);        /* INIT to all others */
     mw(a + APIC_ICR_LO, 4, 0x000c4600 | 0x9f); /* SIPI */
-    mw(a + APIC_ICR_LO, 4, 0x00044400); /* NMI to self */
+    mw(a + APIC_ICR_LO, 4, 0x00044400);        /* NMI to self */
     cpu(CPU_NMI_TAKE, 0);
     mw(a + APIC_LVT_LINT0, 4, 0x700), mw(a + APIC_LVT_ERROR, 4, 0xfe);
     mw(a + APIC_ESR, 4, 0), mr(a + APIC_ESR, 4);
@@ -655,7 +661,7 @@ static void seq_ioapic(void)
     out8(0x70, 0x0b), out8(0x71, 0x42);
     tick(20000);
     ack(), mw(APIC_DEFAULT_BASE + APIC_EOI, 4, 0), ack(), mw(APIC_DEFAULT_BASE + APIC_EOI, 4, 0);
-    mw(IOAPIC_DEFAULT_BASE + 0x40, 4, 0x38); /* the EOI register of later IOAPICs */
+    mw(IOAPIC_DEFAULT_BASE + 0x40, 4, 0x38);    /* the EOI register of later IOAPICs */
     ioapic_w(IOAPIC_REG_REDTBL + 2 * 2, 0x700); /* ExtINT */
     tick(20000), ack();
     mw(IOAPIC_DEFAULT_BASE + 0x11, 1, 0xff), mr(IOAPIC_DEFAULT_BASE + 0x13, 1);
@@ -668,13 +674,20 @@ static void gen_devices(void)
         unsigned focus;
         void (*seq)(void);
     } seeds[] = {
-        {"pic", FOCUS_PIC, seq_pic},           {"pit", FOCUS_PIT, seq_pit},
-        {"kbc", FOCUS_KBC, seq_kbc},           {"rtc", FOCUS_RTC, seq_rtc},
-        {"serial", FOCUS_SERIAL, seq_serial},  {"pci", FOCUS_PCI, seq_pci},
-        {"fwcfg", FOCUS_FWCFG, seq_fwcfg},     {"ide-pio", FOCUS_IDE, seq_ide_pio},
-        {"ide-dma", FOCUS_IDE, seq_ide_dma},   {"atapi", FOCUS_IDE, seq_atapi},
-        {"vga-13h", FOCUS_VGA, seq_vga_mode13}, {"vga-text", FOCUS_VGA, seq_vga_text},
-        {"vga-vbe", FOCUS_VGA, seq_vga_vbe},   {"apic", FOCUS_APIC, seq_apic},
+        {"pic", FOCUS_PIC, seq_pic},
+        {"pit", FOCUS_PIT, seq_pit},
+        {"kbc", FOCUS_KBC, seq_kbc},
+        {"rtc", FOCUS_RTC, seq_rtc},
+        {"serial", FOCUS_SERIAL, seq_serial},
+        {"pci", FOCUS_PCI, seq_pci},
+        {"fwcfg", FOCUS_FWCFG, seq_fwcfg},
+        {"ide-pio", FOCUS_IDE, seq_ide_pio},
+        {"ide-dma", FOCUS_IDE, seq_ide_dma},
+        {"atapi", FOCUS_IDE, seq_atapi},
+        {"vga-13h", FOCUS_VGA, seq_vga_mode13},
+        {"vga-text", FOCUS_VGA, seq_vga_text},
+        {"vga-vbe", FOCUS_VGA, seq_vga_vbe},
+        {"apic", FOCUS_APIC, seq_apic},
         {"ioapic", FOCUS_IOAPIC, seq_ioapic},
     };
     for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
@@ -725,14 +738,14 @@ static void dbt_state(unsigned variant)
     static const uint32_t gprs[8] = {1, 0x10, 2, 3, 0x10, 0x1000, 0x100, 0x200};
     for (int i = 0; i < 8; i++)
         b_u32(&cur, gprs[i] * (variant + 1));
-    b_u32(&cur, variant & 1 ? 0x202 : 0x2); /* EFLAGS */
-    b_u8(&cur, 0x20);                       /* CR0.NE */
+    b_u32(&cur, variant & 1 ? 0x202 : 0x2);     /* EFLAGS */
+    b_u8(&cur, 0x20);                           /* CR0.NE */
     b_u16(&cur, variant & 2 ? 0x8600 : 0x0600); /* OSFXSR, OSXMMEXCPT; PAE with paging */
-    b_u8(&cur, variant & 4 ? 0x1b : 0);     /* PTE bits */
+    b_u8(&cur, variant & 4 ? 0x1b : 0);         /* PTE bits */
     static const uint8_t sels[6] = {0x80, 0x00, 0x81, 0x80, 0x82, 0x83};
     b_mem(&cur, sels, 6);
-    b_u16(&cur, 0);          /* table limits as laid out */
-    b_u32(&cur, 0);          /* DR7 */
+    b_u16(&cur, 0); /* table limits as laid out */
+    b_u32(&cur, 0); /* DR7 */
     b_u64(&cur, seg_desc(0x20000, 0xffff, SEG_P | SEG_S | 0x3 | SEG_DB));
     b_u64(&cur, seg_desc(0x10000, 0xffff, SEG_P | SEG_S | 0xb));
     b_u64(&cur, seg_desc(0, 0xfffff, SEG_P | SEG_S | 0x1 | SEG_G));
@@ -741,16 +754,16 @@ static void dbt_state(unsigned variant)
     b_u64(&cur, seg_desc(0x4000, 0x67, SEG_P | 0x9));                           /* a TSS */
     b_u64(&cur, 0x0000ec0000083000ull);                                         /* call gate */
     b_u64(&cur, seg_desc(0, 0xffffffff, SEG_P | SEG_S | 0xf | 3 << SEG_DPL_SHIFT | SEG_DB | SEG_G));
-    b_u16(&cur, 0x37f); /* FCW */
+    b_u16(&cur, 0x37f);  /* FCW */
     b_u32(&cur, 0x1f80); /* MXCSR */
-    b_u8(&cur, 0);      /* EFER bits */
+    b_u8(&cur, 0);       /* EFER bits */
     while (cur.n < 2 + FUZZ_DBT_STATE_BYTES)
         b_u8(&cur, 0);
 }
 
 static void gen_dbt(void)
 {
-    static const char *mode_names[DBT_MODE_COUNT] = {"real", "pm16", "pm32", "paging",
+    static const char *mode_names[DBT_MODE_COUNT] = {"real",  "pm16", "pm32", "paging",
                                                      "ring3", "vm86", "raw"};
     for (size_t i = 0; i < sizeof(snippets) / sizeof(snippets[0]); i++) {
         const Snippet *sn = &snippets[i];
@@ -758,14 +771,16 @@ static void gen_dbt(void)
             bool m16 = mode == DBT_MODE_REAL || mode == DBT_MODE_VM86 || mode == DBT_MODE_PM16;
             if ((sn->bits == 16) != m16)
                 continue;
-            for (unsigned backend = 0; backend < 2; backend++) {
+            /* flags: the interpreter, the host-code back end, both compared */
+            static const uint8_t backends[3] = {0, 1, 8};
+            static const char *backend_names[3] = {"interp", "jit", "diff"};
+            for (unsigned k = 0; k < 3; k++) {
                 unsigned variant = (unsigned)i % 8;
                 b_u8(&cur, mode);
-                b_u8(&cur, backend);
+                b_u8(&cur, backends[k]);
                 dbt_state(variant);
                 b_mem(&cur, sn->code, sn->len);
-                save("fuzz_dbt", "%s-%s-%s", sn->name, mode_names[mode],
-                     backend ? "jit" : "interp");
+                save("fuzz_dbt", "%s-%s-%s", sn->name, mode_names[mode], backend_names[k]);
             }
         }
     }
@@ -785,8 +800,8 @@ static void loader_seed(unsigned kind, const uint8_t args[8], const void *file, 
 static void gen_loaders(void)
 {
     static const uint8_t none[8] = {0};
-    static const uint8_t cmd[8] = {'c' - ' ', 'o' - ' ', 'd' - ' ', 'e' - ' ', '=' - ' ', '4' - ' ',
-                                   '2' - ' ', 0};
+    static const uint8_t cmd[8] = {'c' - ' ', 'o' - ' ', 'd' - ' ', 'e' - ' ',
+                                   '=' - ' ', '4' - ' ', '2' - ' ', 0};
     uint8_t *img = malloc(4u << 20);
     size_t n;
 
@@ -886,7 +901,8 @@ static void gen_loaders(void)
     memset(img + n, 0, 4);
     loader_seed(LOAD_INITRD, none, img, n + 4 + n2, "initrd-two-cpio");
     loader_seed(LOAD_INITRD, none, img, n - 30, "initrd-truncated");
-    static const uint8_t gz[] = {0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t gz[] = {0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 3,
+                                 3,    0,    0,    0,    0, 0, 0, 0, 0, 0};
     loader_seed(LOAD_INITRD, none, gz, sizeof(gz), "initrd-gzip");
     memset(img, 0, 2048);
     img[1080] = 0x53, img[1081] = 0xef;

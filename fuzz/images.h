@@ -60,16 +60,16 @@ static inline size_t img_bzimage(uint8_t *out, size_t kernel_len, uint16_t versi
     out[0x201] = 0x66;
     memcpy(out + 0x202, "HdrS", 4);
     img_put16(out + 0x206, version);
-    out[0x211] = 0x01;                        /* LOADED_HIGH */
-    img_put32(out + 0x214, 0x100000);         /* code32_start */
-    img_put32(out + 0x22c, 0x37ffffff);       /* initrd_addr_max */
-    img_put32(out + 0x230, 0x200000);         /* kernel_alignment */
-    img_put16(out + 0x236, x64 ? 0x3 : 0x0);  /* xloadflags */
-    img_put32(out + 0x238, 2047);             /* cmdline_size */
-    img_put32(out + 0x248, 0x10);             /* payload_offset */
+    out[0x211] = 0x01;                                     /* LOADED_HIGH */
+    img_put32(out + 0x214, 0x100000);                      /* code32_start */
+    img_put32(out + 0x22c, 0x37ffffff);                    /* initrd_addr_max */
+    img_put32(out + 0x230, 0x200000);                      /* kernel_alignment */
+    img_put16(out + 0x236, x64 ? 0x3 : 0x0);               /* xloadflags */
+    img_put32(out + 0x238, 2047);                          /* cmdline_size */
+    img_put32(out + 0x248, 0x10);                          /* payload_offset */
     img_put32(out + 0x24c, (uint32_t)(kernel_len - 0x20)); /* payload_length */
-    img_put64(out + 0x258, 0x100000);         /* pref_address */
-    img_put32(out + 0x260, 0x10000);          /* init_size */
+    img_put64(out + 0x258, 0x100000);                      /* pref_address */
+    img_put32(out + 0x260, 0x10000);                       /* init_size */
     for (size_t i = setup; i < total - 4; i++)
         out[i] = 0xf4; /* hlt */
     img_put32(out + total - 4, img_crc32(out, total - 4));
@@ -77,8 +77,7 @@ static inline size_t img_bzimage(uint8_t *out, size_t kernel_len, uint16_t versi
 }
 
 /* A newc cpio archive with one file and the trailer. */
-static inline size_t img_cpio_entry(uint8_t *out, const char *name, const void *data,
-                                    size_t len)
+static inline size_t img_cpio_entry(uint8_t *out, const char *name, const void *data, size_t len)
 {
     size_t namesize = strlen(name) + 1;
     size_t hdr_name = 110 + namesize, pad1 = (4 - hdr_name % 4) % 4;
@@ -123,10 +122,10 @@ static inline size_t img_multiboot_elf(uint8_t *out, uint32_t paddr, uint32_t bs
     out[4] = 1; /* ELFCLASS32 */
     out[5] = 1; /* little-endian */
     out[6] = 1;
-    img_put16(out + 16, 2);  /* ET_EXEC */
-    img_put16(out + 18, 3);  /* EM_386 */
+    img_put16(out + 16, 2); /* ET_EXEC */
+    img_put16(out + 18, 3); /* EM_386 */
     img_put32(out + 20, 1);
-    img_put32(out + 24, paddr + 12); /* entry: after the multiboot header */
+    img_put32(out + 24, paddr + 12);     /* entry: after the multiboot header */
     img_put32(out + 28, (uint32_t)ehdr); /* phoff */
     img_put16(out + 40, (uint16_t)ehdr);
     img_put16(out + 42, (uint16_t)phdr);
@@ -143,7 +142,7 @@ static inline size_t img_multiboot_elf(uint8_t *out, uint32_t paddr, uint32_t bs
     uint8_t *b = out + ehdr + phdr;
     img_put32(b, 0x1BADB002u);
     img_put32(b + 4, 0x3);
-    img_put32(b + 8, (uint32_t)-(0x1BADB002u + 0x3));
+    img_put32(b + 8, (uint32_t) - (0x1BADB002u + 0x3));
     memset(b + 12, 0xf4, body - 12);
     return total;
 }
@@ -157,12 +156,12 @@ static inline size_t img_multiboot_aout(uint8_t *out, uint32_t load, uint32_t le
     memset(out, 0xf4, total);
     img_put32(out, 0x1BADB002u);
     img_put32(out + 4, 0x10003);
-    img_put32(out + 8, (uint32_t)-(0x1BADB002u + 0x10003));
-    img_put32(out + 12, load);                     /* header_addr */
-    img_put32(out + 16, load);                     /* load_addr */
-    img_put32(out + 20, load + (uint32_t)total);   /* load_end_addr */
+    img_put32(out + 8, (uint32_t) - (0x1BADB002u + 0x10003));
+    img_put32(out + 12, load);                         /* header_addr */
+    img_put32(out + 16, load);                         /* load_addr */
+    img_put32(out + 20, load + (uint32_t)total);       /* load_end_addr */
     img_put32(out + 24, load + (uint32_t)total + bss); /* bss_end_addr */
-    img_put32(out + 28, load + 32);                /* entry */
+    img_put32(out + 28, load + 32);                    /* entry */
     return total;
 }
 

@@ -24,7 +24,7 @@
  * fuzz_dbt: [mode u8] [flags u8] [state: FUZZ_DBT_STATE_BYTES] then code bytes placed at the
  *   entry point (at most FUZZ_DBT_CODE_MAX); the state bytes give the GPRs, EFLAGS and the
  *   rest as fuzz_dbt.c reads them. flags: bit 0 the host-code back end (else the interpreter),
- *   bit 1 no APICs, bit 2 the PICs unmasked (else masked).
+ *   bit 1 no APICs, bit 2 the PICs unmasked (else masked), bit 3 both back ends, compared.
  *
  * fuzz_loaders: [kind u8] [args: 8 bytes] then the file's bytes.
  */

@@ -19,7 +19,7 @@ packages=(
     zlib1g-dev                                  # the SingleStepTests runner reads .gz cases
     python3 gnuplot-nox                         # benchmarks/: the harness and its charts
 )
-# --fuzz: also clang and its libFuzzer runtime, for the fuzz build (scripts/fuzz.sh); the
+# --fuzz: also clang and its libFuzzer runtime, for the fuzz build (fuzz/run.sh); the
 # corpus replays CI runs need only gcc.
 if [[ ${1:-} == --fuzz ]]; then
     packages+=(clang libclang-rt-14-dev)

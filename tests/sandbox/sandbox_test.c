@@ -101,8 +101,8 @@ static void device_write(void *dev, uint16_t off, uint32_t val, unsigned size)
         if (rc == 0)
             _exit(0);
     } else if (!strcmp(c, "mmap-exec")) {
-        void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS,
+                       -1, 0);
         rc = p == MAP_FAILED ? -1 : 0;
     } else if (!strcmp(c, "mprotect-exec")) {
         static char page[4096] __attribute__((aligned(4096)));
