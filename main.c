@@ -2,6 +2,7 @@
  * QEMU user types every day. Every error is reported here, once, as one line. */
 #include <errno.h>
 #include <glib.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -506,12 +507,29 @@ typedef struct VcpuRun {
 
 /* The run loop, under the seccomp filter unless -sandbox off (accel/sandbox.h): installed on
  * the thread that runs the vCPU, once everything is open, right before the loop. */
-static void run_vcpu(void *opaque)
+static void *filtered_loop(void *opaque)
 {
     VcpuRun *r = opaque;
     if (r->sandbox && sandbox_install(r->sandbox, r->sandbox_err, sizeof(r->sandbox_err)) < 0)
-        return;
+        return NULL;
     r->why = vcpu_loop(r->vcpu);
+    return NULL;
+}
+
+/* With a window, on the thread sdl_run() starts: the filtered loop gets a thread of its own,
+ * so that this one's wake-up of the window when the loop ends (an X11/Wayland call) stays
+ * outside the filter. */
+static void run_vcpu(void *opaque)
+{
+    VcpuRun *r = opaque;
+    pthread_t t;
+    if (!r->sandbox) {
+        filtered_loop(r);
+    } else if (pthread_create(&t, NULL, filtered_loop, r)) {
+        snprintf(r->sandbox_err, sizeof(r->sandbox_err), "cannot start the vCPU thread");
+    } else {
+        pthread_join(t, NULL);
+    }
 }
 
 int main(int argc, char **argv)
@@ -834,7 +852,7 @@ int main(int argc, char **argv)
         why = run.why;
     }
     if (!use_sdl) {
-        run_vcpu(&run);
+        filtered_loop(&run); /* this thread, the only one, goes under the filter */
         why = run.why;
     }
     display_free(ui); /* the vCPU thread has ended: the machine is this thread's again */

@@ -3205,7 +3205,10 @@ bool jit_run(DbtCpu *env, Block *b)
     j->last = NULL;
     env->jit_insns_base = env->st.insns;
     env->st.jit_runs++;
-    j->last = j->enter(env, b->host_code);
+    JitSlot *exit_slot = j->enter(env, b->host_code);
+    /* a block that died while it ran (it wrote to its own page) may still leave through one
+     * of its slots: it is a zombie, freed before the next link, so there is nothing to link */
+    j->last = exit_slot && exit_slot->from->valid ? exit_slot : NULL;
     return true;
 }
 

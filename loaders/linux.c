@@ -564,6 +564,12 @@ int load_linux(AddressSpace *as, uint64_t ram_size, CpuState *cpu, const LinuxBo
     uint64_t run_end = load + kernel_size;
     if (version >= 0x020a) {
         uint64_t pref = le64(hdr + HDR_PREF_ADDRESS), init = le32(hdr + HDR_INIT_SIZE);
+        if (pref >= FOUR_GIB) {
+            rc =
+                loader_err(-ENOEXEC, err, errlen, path,
+                           "damaged: pref_address 0x%llx is above 4 GiB", (unsigned long long)pref);
+            goto out;
+        }
         uint64_t base = pref > load ? pref : load;
         if (base + init > run_end)
             run_end = base + init;

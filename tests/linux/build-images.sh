@@ -65,18 +65,21 @@ i386)
         apt-cache depends linux-image-686:i386 2>/dev/null |
             awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9].*-686(:i386)?$/ { sub(/:i386$/, "", $2); print $2; exit }'
     }
-    kpkg=${LINUX_TEST_KERNEL_PKG:-$(resolve_kernel)}
-    if [[ -z "$kpkg" && $(id -u) -eq 0 ]]; then
-        log "no i386 package lists: apt-get update"
-        apt-get update -qq >/dev/null 2>&1 || log "apt-get update reported errors (going on with what it got)"
-        kpkg=$(resolve_kernel)
-    fi
-    [[ -n "$kpkg" ]] || die "cannot resolve linux-image-686:i386 to a kernel package (apt-get update?)"
-    kver=$(apt-cache policy "$kpkg:i386" | awk '$1 == "Candidate:" { print $2 }')
-    bver=$(apt-cache policy busybox-static:i386 | awk '$1 == "Candidate:" { print $2 }')
-    [[ -n "$kver" && "$kver" != "(none)" ]] || die "no installable version of $kpkg:i386"
-    [[ -n "$bver" && "$bver" != "(none)" ]] || die "no installable version of busybox-static:i386"
-    stamp="$kpkg $kver busybox-static:i386 $bver $scripts_hash"
+    resolve_i386() {
+        kpkg=${LINUX_TEST_KERNEL_PKG:-$(resolve_kernel)}
+        if [[ -z "$kpkg" && $(id -u) -eq 0 ]]; then
+            log "no i386 package lists: apt-get update"
+            apt-get update -qq >/dev/null 2>&1 || log "apt-get update reported errors (going on with what it got)"
+            kpkg=$(resolve_kernel)
+        fi
+        [[ -n "$kpkg" ]] || die "cannot resolve linux-image-686:i386 to a kernel package (apt-get update?)"
+        kver=$(apt-cache policy "$kpkg:i386" | awk '$1 == "Candidate:" { print $2 }')
+        bver=$(apt-cache policy busybox-static:i386 | awk '$1 == "Candidate:" { print $2 }')
+        [[ -n "$kver" && "$kver" != "(none)" ]] || die "no installable version of $kpkg:i386"
+        [[ -n "$bver" && "$bver" != "(none)" ]] || die "no installable version of busybox-static:i386"
+        stamp="$kpkg $kver busybox-static:i386 $bver $scripts_hash"
+    }
+    resolve_i386
     ;;
 amd64)
     "$repo/scripts/kvm-nested/build-image.sh" "$kvm_cache" ||
@@ -100,10 +103,20 @@ i386)
     mkdir -p "$work/debs"
     # apt-get download writes into the current directory; as root it warns that _apt cannot
     # reach it: harmless.
-    (cd "$work/debs" && apt-get download -q "$kpkg:i386=$kver" "busybox-static:i386=$bver" 2>&1 |
-        grep -v -e '^W: Download is performed unsandboxed' -e '^Get:' -e '^Fetched' >&2) || true
-    kdeb=$(find "$work/debs" -name 'linux-image-*.deb' | head -n1)
-    bdeb=$(find "$work/debs" -name 'busybox-static_*.deb' | head -n1)
+    download() {
+        (cd "$work/debs" && apt-get download -q "$kpkg:i386=$kver" "busybox-static:i386=$bver" 2>&1 |
+            grep -v -e '^W: Download is performed unsandboxed' -e '^Get:' -e '^Fetched' >&2) || true
+        kdeb=$(find "$work/debs" -name 'linux-image-*.deb' | head -n1)
+        bdeb=$(find "$work/debs" -name 'busybox-static_*.deb' | head -n1)
+    }
+    download
+    if [[ (! -f "$kdeb" || ! -f "$bdeb") && $(id -u) -eq 0 ]]; then
+        # stale package lists name versions the mirror no longer has: refresh them once
+        log "download failed: apt-get update and once more"
+        apt-get update -qq >/dev/null 2>&1 || log "apt-get update reported errors (going on with what it got)"
+        resolve_i386
+        download
+    fi
     [[ -f "$kdeb" ]] || die "apt-get download $kpkg:i386 failed"
     [[ -f "$bdeb" ]] || die "apt-get download busybox-static:i386 failed"
     dpkg-deb -x "$bdeb" "$work/x"
