@@ -55,6 +55,10 @@ static void dbt_set_state(Vcpu *v, const CpuState *s)
     env->s.rflags = (s->rflags & ~(uint64_t)FL_ARITH) | FL_FIXED1;
     env->tsc_offset = s->tsc - (uint64_t)clock_ns(env->m->clock);
     dbt_tlb_flush(env);
+    /* PAE keeps the four PDPTEs in the CPU, loaded at CR3 writes: a loaded state with PAE
+     * paging on needs them loaded too (a bad one shows at the next access, as a #GP would) */
+    if ((s->cr0 & CR0_PG) && (s->cr4 & CR4_PAE))
+        (void)dbt_load_pdptes(env, s->cr3);
 }
 
 static void dbt_kick(Vcpu *v)

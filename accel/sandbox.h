@@ -13,10 +13,12 @@
  * error: either dualvm made a call it never should, or something took over the run loop).
  *
  * The filter is per thread (no TSYNC): it covers the calling thread and the threads it creates
- * afterwards. Without a window that thread is the whole process. With the SDL window, the
- * window's thread (the main thread, which SDL, X11/Wayland and the GL driver need for sockets,
- * shared memory and DRM ioctls no list can foresee) stays unfiltered; it touches no guest
- * state but the frames and input queue of ui/display.h.
+ * afterwards. Without a window the loop runs on the main thread, then the whole process. With
+ * the SDL window (main.c) the loop runs on a thread of its own, started for it, and only that
+ * thread is filtered: the window's thread (which SDL, X11/Wayland and the GL driver need for
+ * sockets, shared memory and DRM ioctls no list can foresee) and the thread that wakes it when
+ * the loop ends stay outside; they touch no guest state but the frames and input queue of
+ * ui/display.h.
  *
  * Linux on x86-64 and arm64; elsewhere sandbox_supported() is false.
  */

@@ -130,8 +130,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fprintf(stderr, "fuzz_devices: pc_new: %s\n", err);
         abort();
     }
+    /* virtual time from here on is the input's; the reset restarts the devices' counters at
+     * this moment, so that an input runs the same every time */
     int64_t now = 1000000000;
     clock_set_test_time(m->clock, now);
+    m->reset(m);
     clock_run_timers(m->clock);
     map_bars(m);
 

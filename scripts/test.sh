@@ -15,8 +15,9 @@ ctest --test-dir build --output-on-failure -j2 || status=$?
 # The sanitizer build, a directory of its own: AddressSanitizer + UndefinedBehaviorSanitizer
 # (and LeakSanitizer at exit) on the unit, guest, command-line, sandbox and fuzz-corpus-replay
 # tests; the external suites, benchmarks, QEMU reference runs, KVM, Linux, firmware boot and
-# window tests stay with the plain build (time). Every report is written to build-asan/sanitizer/ and
-# fails the run, even from a test that passed; a sanitizer's exit status (97) fails its test.
+# window tests stay with the plain build (time). A sanitizer that finds something exits 97
+# (UBSan does not recover), which fails the test; ASan and LSan also write their reports to
+# build-asan/sanitizer/, and any file there fails the run, even from a test that passed.
 cmake -S . -B build-asan -DDUALVM_WERROR=ON -DDUALVM_SANITIZE=ON
 cmake --build build-asan -j"$(nproc)"
 san=$PWD/build-asan/sanitizer

@@ -45,7 +45,7 @@ if [[ -e $guests/hello.elf ]]; then
     run "serial-debugcon-files" -accel dbt -kernel "$guests/hello.elf" -nographic \
         -serial "file:$tmp/serial.txt" -debugcon "file:$tmp/debugcon.txt" "$@"
 fi
-for img in "$build"/tests/boot/*.img "$build"/tests/boot/*.iso; do
+for img in "$build"/tests/boot/images/*.img "$build"/tests/boot/images/*.iso; do
     [[ -e $img ]] || continue
     case $img in
     *.iso) run "seabios-cdrom-$(basename "$img")" -accel dbt -cdrom "$img" -boot d -nographic \
