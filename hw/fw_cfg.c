@@ -9,7 +9,7 @@
 
 #define FW_CFG_KEY_MASK 0xbfff /* the write channel bit does not name an item */
 #define FW_CFG_DMA_DESC_SIZE 16
-#define DMA_ZERO_CHUNK 65536
+#define DMA_ZERO_CHUNK 4096 /* a refused chunk (one leaving RAM) is this coarse */
 
 typedef struct FwCfgItem {
     uint8_t *data;
@@ -140,7 +140,7 @@ static bool dma_zero(FwCfg *s, uint64_t addr, uint32_t len)
     static const uint8_t zeros[DMA_ZERO_CHUNK];
     while (len) {
         uint32_t n = len < DMA_ZERO_CHUNK ? len : DMA_ZERO_CHUNK;
-        if (as_write(s->as, addr, zeros, n) != MEM_OK)
+        if (as_dma_write(s->as, addr, zeros, n) != MEM_OK)
             return false;
         addr += n;
         len -= n;
@@ -154,9 +154,9 @@ static void dma_transfer(FwCfg *s)
     s->dma_addr = 0;
     uint8_t raw[FW_CFG_DMA_DESC_SIZE];
     uint8_t status[4];
-    if (as_read(s->as, desc, raw, sizeof(raw)) != MEM_OK) {
+    if (as_dma_read(s->as, desc, raw, sizeof(raw)) != MEM_OK) {
         put_be32(status, FW_CFG_DMA_CTL_ERROR);
-        as_write(s->as, desc, status, 4);
+        as_dma_write(s->as, desc, status, 4);
         return;
     }
     uint32_t control = get_be32(raw), length = get_be32(raw + 4);
@@ -186,7 +186,7 @@ static void dma_transfer(FwCfg *s)
         } else {
             uint32_t left = it->len - s->offset;
             n = length < left ? length : left;
-            if (read && as_write(s->as, addr, it->data + s->offset, n) != MEM_OK)
+            if (read && as_dma_write(s->as, addr, it->data + s->offset, n) != MEM_OK)
                 result |= FW_CFG_DMA_CTL_ERROR;
             if (write) /* no item is writable */
                 result |= FW_CFG_DMA_CTL_ERROR;
@@ -199,7 +199,7 @@ static void dma_transfer(FwCfg *s)
         length -= n;
     }
     put_be32(status, result);
-    as_write(s->as, desc, status, 4);
+    as_dma_write(s->as, desc, status, 4);
 }
 
 static uint32_t bswap32(uint32_t v)

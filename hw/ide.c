@@ -346,7 +346,7 @@ static int prd_fetch(IdeController *c, PrdWalk *w)
         (w->next & ~(uint64_t)(PRD_TABLE_REGION - 1)) != w->region)
         return PRD_FAULT;
     uint8_t e[PRD_SIZE];
-    if (as_read(c->as, w->next, e, sizeof(e)) != MEM_OK)
+    if (as_dma_read(c->as, w->next, e, sizeof(e)) != MEM_OK)
         return PRD_FAULT;
     uint32_t base = ld_le32(e) & PRD_BASE_MASK, count = ld_le32(e + 4);
     uint32_t len = count & PRD_COUNT_MASK;
@@ -371,7 +371,8 @@ static int prd_copy(IdeController *c, PrdWalk *w, uint8_t *buf, uint32_t n, bool
                 return r;
         }
         uint32_t k = MIN(n, w->left);
-        MemResult mr = to_mem ? as_write(c->as, w->addr, buf, k) : as_read(c->as, w->addr, buf, k);
+        MemResult mr =
+            to_mem ? as_dma_write(c->as, w->addr, buf, k) : as_dma_read(c->as, w->addr, buf, k);
         if (mr != MEM_OK)
             return PRD_FAULT;
         w->addr += k;

@@ -251,6 +251,38 @@ MemResult as_write(AddressSpace *as, uint64_t gpa, const void *buf, size_t len)
     return res;
 }
 
+/* Whether [gpa, gpa+len) is all guest memory a device may DMA to (RAM) or from (RAM or ROM):
+ * no hole, no MMIO, no wrap past 2^64. */
+static bool dma_range_ok(AddressSpace *as, uint64_t gpa, size_t len, bool write)
+{
+    if (len && (uint64_t)len - 1 > UINT64_MAX - gpa)
+        return false;
+    uint64_t left = len;
+    while (left) {
+        const MemRegion *r = lookup(as, gpa);
+        if (!r || !(r->kind == MEM_RAM || (!write && r->kind == MEM_ROM)))
+            return false;
+        uint64_t n = span_in(as, r, gpa, left);
+        left -= n;
+        gpa += n;
+    }
+    return true;
+}
+
+MemResult as_dma_read(AddressSpace *as, uint64_t gpa, void *buf, size_t len)
+{
+    if (!dma_range_ok(as, gpa, len, false))
+        return MEM_UNMAPPED;
+    return as_read(as, gpa, buf, len);
+}
+
+MemResult as_dma_write(AddressSpace *as, uint64_t gpa, const void *buf, size_t len)
+{
+    if (!dma_range_ok(as, gpa, len, true))
+        return MEM_UNMAPPED;
+    return as_write(as, gpa, buf, len);
+}
+
 int as_load(AddressSpace *as, uint64_t gpa, const void *buf, size_t len)
 {
     uint64_t left = clip_len(gpa, len);

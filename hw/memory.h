@@ -68,6 +68,12 @@ void *as_host_ptr(AddressSpace *as, uint64_t gpa, size_t len, bool writable);
 MemResult as_read(AddressSpace *as, uint64_t gpa, void *buf, size_t len);
 MemResult as_write(AddressSpace *as, uint64_t gpa, const void *buf, size_t len);
 
+/* Device DMA: the whole range must be RAM (writes) or RAM/ROM (reads), without a hole, MMIO
+ * or a wrap; otherwise nothing is transferred and the result is MEM_UNMAPPED, so a device
+ * reports the error to the guest instead of having moved part of the data. */
+MemResult as_dma_read(AddressSpace *as, uint64_t gpa, void *buf, size_t len);
+MemResult as_dma_write(AddressSpace *as, uint64_t gpa, const void *buf, size_t len);
+
 /* Loader path: write into RAM or ROM alike (firmware images live in ROM). Returns 0, or -EFAULT
  * if any byte of the range is not RAM/ROM. */
 int as_load(AddressSpace *as, uint64_t gpa, const void *buf, size_t len);

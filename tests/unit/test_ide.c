@@ -740,10 +740,13 @@ Test(ide, hostile_prd_tables)
     outb(&r, C0, 0);
     /* a region past the end of RAM */
     prd(&r, PRD_AT, RAM_SIZE - 512, 4096 | PRD_EOT);
+    memset(r.ram + RAM_SIZE - 512, 0xc3, 512);
     ata_cmd(&r, P0, 0, ATA_CMD_READ_DMA, 0, 8, 0, false);
     bm_start(&r, 0, PRD_AT, true);
     expect_dma_error(&r, "past RAM");
-    cr_assert_eq(r.ram[RAM_SIZE - 1], pat(511), "what fits in RAM was written");
+    /* a PRD region that leaves RAM is refused whole: not even the part inside RAM moves */
+    for (int i = 0; i < 512; i++)
+        cr_assert_eq(r.ram[RAM_SIZE - 512 + i], 0xc3, "byte %d written by a refused PRD", i);
     /* the same for a device write (memory read) */
     ata_cmd(&r, P0, 0, ATA_CMD_WRITE_DMA, 0, 8, 0, false);
     bm_start(&r, 0, PRD_AT, false);

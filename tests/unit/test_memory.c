@@ -248,3 +248,29 @@ Test(memory, load_into_ram_and_rom)
     cr_assert_eq(nlog, 0);
     cr_assert_eq(as_load(as, 0x3000, img, 0), 0);
 }
+
+/* Device DMA is all or nothing: a range that leaves RAM (into a hole, MMIO or ROM, or past
+ * 2^64) transfers no byte, so the device can report the error without a half-done copy. */
+Test(memory, dma_whole_range_or_nothing)
+{
+    uint8_t buf[32];
+    memset(buf, 0x5a, sizeof(buf));
+    /* RAM into the hole: nothing written, no hook */
+    cr_assert_eq(as_dma_write(as, 0x3000 - 16, buf, sizeof(buf)), MEM_UNMAPPED);
+    for (int i = 0; i < 16; i++)
+        cr_assert_eq(ram[0x3000 - 16 + i], 0, "byte %d written before the refusal", i);
+    cr_assert_eq(hook_count, 0);
+    /* into MMIO and into ROM: refused without touching the device */
+    cr_assert_eq(as_dma_write(as, 0x4000 - 8, buf, 16), MEM_UNMAPPED);
+    cr_assert_eq(as_dma_write(as, 0x5000, buf, 4), MEM_UNMAPPED);
+    cr_assert_eq(as_dma_read(as, 0x4000, buf, 4), MEM_UNMAPPED);
+    cr_assert_eq(nlog, 0);
+    /* past the top of the address space */
+    cr_assert_eq(as_dma_read(as, UINT64_MAX - 3, buf, 8), MEM_UNMAPPED);
+    /* reads may come from ROM; all-RAM writes go through and are seen by the hook */
+    cr_assert_eq(as_dma_read(as, 0x5000, buf, 4), MEM_OK);
+    cr_assert_eq(buf[0], 0xaa);
+    cr_assert_eq(as_dma_write(as, 0x10, buf, 4), MEM_OK);
+    cr_assert_eq(ram[0x10], 0xaa);
+    cr_assert_eq(hook_count, 1);
+}
