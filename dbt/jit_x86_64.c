@@ -57,7 +57,8 @@
  *
  * Debugging: DUALVM_JIT_DUMP=1 prints each block's IR and code (Capstone), DUALVM_JIT_CHECK=1
  * verifies the register bookkeeping after every op (a slip leaves the block to the
- * interpreter), DUALVM_JIT_NO_BMI2=1 avoids SHLX/SHRX/SARX.
+ * interpreter), DUALVM_JIT_NO_BMI2=1 avoids SHLX/SHRX/SARX, DUALVM_PERF_MAP=1 writes
+ * /tmp/perf-PID.map (each block's host code named guest_<linear pc>) for `perf report`.
  */
 #include "dbt/jit.h"
 
@@ -69,6 +70,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "dbt/helpers.h"
 
@@ -152,6 +154,8 @@ struct Jit {
     uint8_t *epilogue;
     JitSlot *last; /* the exit the last jit_run left through, if it can be linked */
     bool dump;
+    FILE *perf_map; /* DUALVM_PERF_MAP: /tmp/perf-PID.map, so perf names compiled blocks */
+    char *perf_map_buf;
     bool check; /* DUALVM_JIT_CHECK: verify the register bookkeeping after every op */
     bool bmi2;  /* SHLX/SHRX/SARX */
 };
@@ -3018,6 +3022,9 @@ static __attribute__((noinline)) void compile_block(Cg *g)
     g->env->st.jit_code_bytes += total;
     if (j->dump)
         dump_block(j, b, base, total, hot);
+    if (j->perf_map)
+        fprintf(j->perf_map, "%lx %zx guest_%llx\n", (unsigned long)(uintptr_t)base, total,
+                (unsigned long long)b->pc);
 }
 
 static void dump_ir(const Block *b)
@@ -3230,6 +3237,17 @@ Jit *jit_new(DbtCpu *env)
     j->size = CODE_SIZE;
     const char *d = getenv("DUALVM_JIT_DUMP");
     j->dump = d && *d && strcmp(d, "0");
+    /* opened here, before the run loop's sandbox forbids opening files */
+    const char *pm = getenv("DUALVM_PERF_MAP");
+    if (pm && *pm && strcmp(pm, "0")) {
+        char path[64];
+        snprintf(path, sizeof path, "/tmp/perf-%d.map", (int)getpid());
+        j->perf_map = fopen(path, "w");
+        if (!j->perf_map)
+            g_warning("DUALVM_PERF_MAP: cannot write %s", path);
+        else /* a buffer of our own: stdio would fstat() at the first write, in the sandbox */
+            setvbuf(j->perf_map, j->perf_map_buf = g_malloc(1 << 16), _IOFBF, 1 << 16);
+    }
     const char *ck = getenv("DUALVM_JIT_CHECK");
     j->check = ck && *ck && strcmp(ck, "0");
     unsigned a, bx, c, dx;
@@ -3288,6 +3306,9 @@ void jit_free(Jit *j)
     if (!j)
         return;
     munmap(j->mem, j->size);
+    if (j->perf_map)
+        fclose(j->perf_map);
+    g_free(j->perf_map_buf);
     g_free(j);
 }
 
