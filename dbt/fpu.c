@@ -37,6 +37,10 @@ typedef struct HostX87 {
     uint16_t top_in;  /* scratch: the host's FSW with the window loaded */
     uint8_t nin;      /* window size */
     uint8_t nout;     /* out: registers on the host stack after the stub */
+    uint8_t fast;     /* in: the FLDENV may be skipped if the host's C0-C3 are the guest's */
+    uint8_t flags_in; /* in: the stub reads EFLAGS (FCMOVcc): load the guest's first */
+    uint16_t cc_cmp;  /* in: the condition bits that must agree for that (C1 is left out
+                         for instructions that always write it) */
 } HostX87;
 
 /* The slow path: the guest's whole register stack on the host (FRSTOR, stub, FNSAVE), for
@@ -52,7 +56,9 @@ _Static_assert(sizeof(FpReg) == 16, "FpReg is the 80-bit memory format in 16 byt
 _Static_assert(offsetof(HostX87, mem) == 48 && offsetof(HostX87, stub) == 64 &&
                    offsetof(HostX87, rflags) == 72 && offsetof(HostX87, env) == 80 &&
                    offsetof(HostX87, fsw) == 108 && offsetof(HostX87, top_in) == 110 &&
-                   offsetof(HostX87, nin) == 112 && offsetof(HostX87, nout) == 113,
+                   offsetof(HostX87, nin) == 112 && offsetof(HostX87, nout) == 113 &&
+                   offsetof(HostX87, fast) == 114 && offsetof(HostX87, flags_in) == 115 &&
+                   offsetof(HostX87, cc_cmp) == 116,
                "HostX87 layout is used by dbt_fpu_host_run");
 _Static_assert(offsetof(HostFull, mem) == 112 && offsetof(HostFull, stub) == 128 &&
                    offsetof(HostFull, rflags) == 136,
@@ -86,14 +92,32 @@ __asm__(".text\n"
         "2:cmp $1, %ecx\n"
         "  jb 3f\n"
         "  fldt 0(%rdi)\n"
-        "3:fldenv 80(%rdi)\n" /* after the loads, which would clear C1 */
+        /* FLDENV is slow (microcoded: most of an FADD's time here). With the loads done the
+         * host already has the window's TOP and tags, so when the C code found that the
+         * guest masks every exception and has every exception flag the host holds, only C0-C3
+         * and the FCW can differ: when C0-C3 agree, FLDCW alone (or nothing) does. */
+        "3:fnstsw 110(%rdi)\n"
+        "  cmpb $0, 114(%rdi)\n"
+        "  je 7f\n"
+        "  movzwl 110(%rdi), %eax\n"
+        "  xorw 84(%rdi), %ax\n"
+        "  testw 116(%rdi), %ax\n"
+        "  jnz 7f\n"
+        "  movzwl 80(%rdi), %eax\n"
+        "  cmpw 8(%rsp), %ax\n"
+        "  je 8f\n"
+        "  fldcw 80(%rdi)\n"
+        "  jmp 8f\n"
+        "7:fldenv 80(%rdi)\n" /* after the loads, which would clear C1 */
         "  fnstsw 110(%rdi)\n"
+        "8:cmpb $0, 115(%rdi)\n" /* POPFQ is slow too: only for the FCMOVs */
+        "  je 9f\n"
         "  mov 72(%rdi), %rax\n"
         "  and $0x8d5, %eax\n" /* OF SF ZF AF PF CF only: never DF, TF or AC */
         "  or $0x202, %eax\n"
         "  push %rax\n"
         "  popfq\n"
-        "  lea 48(%rdi), %rsi\n"
+        "9:lea 48(%rdi), %rsi\n"
         "  call *64(%rdi)\n"
         "  pushfq\n"
         "  popq 72(%rdi)\n"
@@ -449,7 +473,9 @@ typedef struct HostRun {
 static void run_once(X87 *c, const HostOp *op, const uint8_t *in, uint8_t fill, HostRun *r)
 {
     CpuState *s = c->s;
-    uint64_t fl = dbt_get_eflags(c->env);
+    /* FCMOVcc (DA/DB C0-DF) is the one stub that reads EFLAGS */
+    bool fcmov = (c->opc & 6) == 2 && (c->modrm & 0xe0) == 0xc0;
+    uint64_t fl = fcmov ? dbt_get_eflags(c->env) : FL_FIXED1;
     if (op->full) {
         HostFull *f = &r->f;
         memset(f->img, 0, sizeof(f->img));
@@ -480,10 +506,22 @@ static void run_once(X87 *c, const HostOp *op, const uint8_t *in, uint8_t fill, 
         put_le(x->env + 0, s->fcw, 2);
         put_le(x->env + 4, (s->fsw & FSW_CC) | (top << FSW_TOP_SHIFT), 2);
         put_le(x->env + 8, ~(used | used >> 16) & 0xffff, 2);
+        /* masked flags the host kept from earlier instructions must be ones the guest has
+         * too (commit_window ORs the host's flags into the guest's), and nothing may be
+         * unmasked, or a stale host flag would become a pending exception */
+        x->fast = (s->fcw & FCW_EXC_MASK) == FCW_EXC_MASK && !(hsw & FSW_EXC & ~s->fsw);
+        /* every numeric instruction writes C1 (rounding, sign, quotient bit or 0) except
+         * FCMOVcc, which leaves it alone when it does not underflow, FNOP, and on real parts
+         * FCOMI/FUCOMI(P) (DB/DF E8-F7: the SDM says C1 = 0, an EPYC keeps it; test_fpu
+         * compares every register form with the host) */
+        bool keeps_c1 = fcmov || (c->opc == 1 && c->modrm == 0xd0) ||
+                        ((c->opc & 3) == 3 && c->modrm >= 0xe8 && c->modrm <= 0xf7);
+        x->cc_cmp = keeps_c1 ? FSW_CC : FSW_CC & ~FSW_C1;
         memset(x->mem, fill, sizeof(x->mem));
         memcpy(x->mem, in, op->in_size);
         x->stub = op->stub_win ? op->stub_win : op->stub;
         x->rflags = fl;
+        x->flags_in = fcmov;
         dbt_fpu_host_run(x);
     }
 }
