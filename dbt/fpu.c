@@ -96,10 +96,10 @@ __asm__(".text\n"
          * host already has the window's TOP and tags, so when the C code found that the
          * guest masks every exception and has every exception flag the host holds, only C0-C3
          * and the FCW can differ: when C0-C3 agree, FLDCW alone (or nothing) does. */
-        "3:fnstsw 110(%rdi)\n"
+        "3:fnstsw %ax\n" /* the register form: no store to forward to the loads below */
+        "  mov %ax, 110(%rdi)\n"
         "  cmpb $0, 114(%rdi)\n"
         "  je 7f\n"
-        "  movzwl 110(%rdi), %eax\n"
         "  xorw 84(%rdi), %ax\n"
         "  testw 116(%rdi), %ax\n"
         "  jnz 7f\n"
@@ -121,8 +121,9 @@ __asm__(".text\n"
         "  call *64(%rdi)\n"
         "  pushfq\n"
         "  popq 72(%rdi)\n"
-        "  fnstsw 108(%rdi)\n"
-        "  testb $0x80, 108(%rdi)\n" /* ES: clear it before the FSTPs, which wait */
+        "  fnstsw %ax\n"
+        "  mov %ax, 108(%rdi)\n"
+        "  testb $0x80, %al\n" /* ES: clear it before the FSTPs, which wait */
         "  jz 6f\n"
         "  fnclex\n"
         "6:"
@@ -499,7 +500,7 @@ static void run_once(X87 *c, const HostOp *op, const uint8_t *in, uint8_t fill, 
         /* the host's stack is empty (the ABI wants it so at calls); the window will sit in
          * the physical registers below its TOP, which the FLDENV after the loads names */
         uint16_t hsw;
-        __asm__ volatile("fnstsw %0" : "=m"(hsw));
+        __asm__ volatile("fnstsw %0" : "=a"(hsw));
         unsigned top = ((hsw >> FSW_TOP_SHIFT) - op->n) & 7;
         uint32_t used = ((1u << (2 * op->n)) - 1) << (2 * top);
         memset(x->env, 0, sizeof(x->env));
