@@ -13,7 +13,8 @@
 ; computes FSIN/FCOS/FPTAN in double precision (CL_TRANS ops: within 2^-45, no flags), has no
 ; FISTTP without SSE3, reports FPREM1's quotient differently and transcendentals outside their
 ; domains differently (CL_SKIP), writes results even when an unmasked exception keeps the
-; destination, rounds loaded values to the precision control (cases with either are skipped),
+; destination and raises PE where an x87 does not (cases with an unmasked exception are
+; skipped), rounds transcendentals to the precision control (such cases below 64 bits too),
 ; produces neither C1 for rounding up nor DE and PE as an x87 does, leaves OF SF AF in
 ; FCOMI, raises #MF only at FWAIT, has no FOP in FSAVE images, and aborts on FERR# (IRQ 13).
 ; The command-line word qemu-x87 makes the same choice on any CPUID: for a run whose x87 is
@@ -228,9 +229,15 @@ run_table:
     jne .run
     test dword [edi + OP_CLASS], CL_SKIP
     jnz .skip
-    mov eax, [ebx + CASE_IN]            ; an unmasked exception: QEMU writes the result anyway
-    and eax, 0x33f                      ; and precision control below 64 bits: QEMU rounds loads
-    cmp eax, 0x33f
+    mov eax, [ebx + CASE_IN]            ; an unmasked exception: QEMU writes the result anyway,
+    and eax, 0x3f                       ; and raises PE where an x87 does not: then ES and B
+    cmp eax, 0x3f
+    jne .skip
+    test dword [edi + OP_CLASS], CL_TRANS
+    jz .run
+    mov eax, [ebx + CASE_IN]            ; QEMU rounds transcendentals to the precision control,
+    and eax, 0x300                      ; which an x87 ignores for them
+    cmp eax, 0x300
     jne .skip
 .run:
     mov [cur_case], ebx
