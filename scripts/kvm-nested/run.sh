@@ -172,7 +172,8 @@ add_job() {
     add_program "$1"
     add_arg_files "${@:2}"
     vm_need=$((vm_need + limit + 5))
-    local line="run_test $name $limit $(quote "$until")" a
+    local line a
+    line="run_test $name $limit $(quote "$until")"
     for a in "$@"; do
         line+=" $(quote "$(if [[ $a == "$1" ]]; then realpath -s -- "$a"; else echo "$a"; fi)")"
     done
