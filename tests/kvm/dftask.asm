@@ -3,8 +3,9 @@
 ; #NP while it is delivered, which makes a #DF; the #DF goes through a task gate to a task
 ; whose stack page the guest has never touched, as pm_task's test_double_fault does.
 ;
-; What happens in the nested VM (QEMU 7.2, target/i386/tcg: seg_helper.c do_interrupt_all,
-; svm_helper.c handle_even_inj and do_vmexit):
+; What happens in the nested VM (QEMU 7.2, target/i386/tcg: seg_helper.c do_interrupt_all and
+; switch_tss_ra, sysemu/seg_helper.c handle_even_inj, sysemu/svm_helper.c do_vmexit; Linux
+; arch/x86/kvm/svm/svm.c svm_complete_interrupts):
 ;   - delivering the #GP, handle_even_inj records it in the VMCB's EVENTINJ field as the
 ;     event in delivery; the delivery fails with #NP, so do_interrupt_all never reaches the
 ;     code that clears that record;
@@ -17,10 +18,10 @@
 ;   - KVM (svm_complete_interrupts) does what it must with a valid EXITINTINFO: it injects
 ;     that #GP again once the page is mapped, now in the #DF task (TR 0x38) at its first
 ;     instruction, with no error code pushed. The #GP gate is still not present: #NP.
-;     (pm_task's catcher then resumes at a stale address and the run ends in a triple fault;
-;     here the #NP is reported: "exception 11 error code 0x6a ... with TR 0x38".)
-; A CPU reports the #DF it was delivering, and KVM would have emulated the task switch after
-; a TASK_SWITCH intercept. With the word "touch" on the command line the guest writes to
+;     (pm_task's catcher then jumps to the address no TRY has set yet, 0, and the run ends in
+;     a triple fault; here the #NP is reported: "exception 11 error code 0x6a ... TR 0x38".)
+; An AMD CPU stops at KVM's TASK_SWITCH intercept before switching, with the #DF it was
+; delivering in EXITINTINFO, and KVM emulates the switch. With the word "touch" on the command line the guest writes to
 ; the #DF task's stack first: no exit in the middle of the delivery, and the same guest
 ; passes in the nested VM. Under the translator both pass.
 
