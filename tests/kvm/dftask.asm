@@ -1,7 +1,8 @@
-; dftask: the smallest guest that shows why kvm.pm_task cannot run in the nested VM (a bug of
-; QEMU 7.2's emulated SVM, not of dualvm or KVM). A #GP whose IDT gate is not present raises
-; #NP while it is delivered, which makes a #DF; the #DF goes through a task gate to a task
-; whose stack page the guest has never touched, as pm_task's test_double_fault does.
+; dftask: the smallest guest that shows why kvm.pm_task runs pm_task with touch-df-stack in
+; the nested VM (a bug of QEMU 7.2's emulated SVM, not of dualvm or KVM). A #GP whose IDT gate
+; is not present raises #NP while it is delivered, which makes a #DF; the #DF goes through a
+; task gate to a task whose stack page the guest has never touched, as pm_task's
+; test_double_fault does without that word.
 ;
 ; What happens in the nested VM (QEMU 7.2, target/i386/tcg: seg_helper.c do_interrupt_all and
 ; switch_tss_ra, sysemu/seg_helper.c handle_even_inj, sysemu/svm_helper.c do_vmexit; Linux
@@ -18,12 +19,14 @@
 ;   - KVM (svm_complete_interrupts) does what it must with a valid EXITINTINFO: it injects
 ;     that #GP again once the page is mapped, now in the #DF task (TR 0x38) at its first
 ;     instruction, with no error code pushed. The #GP gate is still not present: #NP.
-;     (pm_task's catcher then jumps to the address no TRY has set yet, 0, and the run ends in
-;     a triple fault; here the #NP is reported: "exception 11 error code 0x6a ... TR 0x38".)
+;     (pm_task's catcher then jumps to the address no TRY has set yet, 0, and the run goes
+;     astray: with no-tbit alone, no output and no end in 60 s; here the #NP is reported:
+;     "exception 11 error code 0x6a ... TR 0x38".)
 ; An AMD CPU stops at KVM's TASK_SWITCH intercept before switching, with the #DF it was
-; delivering in EXITINTINFO, and KVM emulates the switch. With the word "touch" on the command line the guest writes to
-; the #DF task's stack first: no exit in the middle of the delivery, and the same guest
-; passes in the nested VM. Under the translator both pass.
+; delivering in EXITINTINFO, and KVM emulates the switch. With the word "touch" on the
+; command line the guest writes to the #DF task's stack first: no exit in the middle of the
+; delivery, and the same guest passes in the nested VM (pm_task's touch-df-stack does the
+; same). Under the translator both pass.
 
 %define GDT2_ENTRIES 16
 %include "guest.inc"
