@@ -36,6 +36,9 @@
 #
 # $KVM_NESTED_CPU replaces the VM's -cpu (default EPYC,+svm,+npt; without svm there is no
 # /dev/kvm inside, which is how the harness's own failure path is checked).
+# $KVM_NESTED_QEMU_ARGS (split on blanks) are added to the VM's QEMU command line: for
+# debugging, e.g. "-d int,cpu_reset -D /tmp/qemu-int.log" logs every exception of the VM and
+# of the KVM guest inside it as QEMU's TCG delivers them.
 #
 # Exit status 77: qemu-system-x86_64 is not installed (ctest's SKIP_RETURN_CODE). 125: the
 # harness itself failed (image build, boot, no /dev/kvm inside): a failure, never a skip.
@@ -169,7 +172,8 @@ add_job() {
     add_program "$1"
     add_arg_files "${@:2}"
     vm_need=$((vm_need + limit + 5))
-    local line="run_test $name $limit $(quote "$until")" a
+    local line a
+    line="run_test $name $limit $(quote "$until")"
     for a in "$@"; do
         line+=" $(quote "$(if [[ $a == "$1" ]]; then realpath -s -- "$a"; else echo "$a"; fi)")"
     done
@@ -202,13 +206,14 @@ cat "$cache/base.cpio" "$work/payload.cpio" >"$work/initrd.cpio"
 # the VM's limit: boot plus every test at its limit, at most --vm-timeout
 ((vm_need < vm_timeout)) && vm_timeout=$vm_need
 : >"$work/results.tar"
+read -r -a qemu_extra <<<"${KVM_NESTED_QEMU_ARGS:-}"
 set +e
 timeout --kill-after=5 "$vm_timeout" "$qemu" -accel tcg -cpu "${KVM_NESTED_CPU:-EPYC,+svm,+npt}" -smp 1 \
     -m "$memory" -nodefaults -display none -no-reboot -monitor none \
     -kernel "$cache/vmlinuz" -initrd "$work/initrd.cpio" \
     -append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init" \
     -serial "file:$work/console.log" -serial "file:$work/results.tar" \
-    </dev/null >"$work/qemu.log" 2>&1
+    "${qemu_extra[@]}" </dev/null >"$work/qemu.log" 2>&1
 qstatus=$?
 set -e
 

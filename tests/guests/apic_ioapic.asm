@@ -1,6 +1,8 @@
 ; apic_ioapic: device interrupts through the IOAPIC. The PIT (ISA IRQ 0) on pin 2, as the PC's
 ; interrupt source override has it, edge-triggered to the local APIC, counted by a handler with
-; EOI while the CPU sits in HLT; masking the pin stops them. Then the RTC's periodic interrupt
+; EOI while the CPU sits in HLT; masking the pin stops them (a tick sent before the mask and
+; still pending in the local APIC is taken first: whether there is one is a matter of real
+; time, so the output is the same either way). Then the RTC's periodic interrupt
 ; (IRQ 8) on pin 8 level-triggered: Remote IRR is set while the handler runs and the local
 ; APIC's EOI clears it. The 8259 stays masked throughout.
 
@@ -96,8 +98,11 @@ test_pit:
     cmp dword [pit_count], PIT_TICKS
     jb .wait
     cli
+    ; a tick pending as the handler's IRET enables interrupts again is taken before the CLI,
+    ; so the count may be past PIT_TICKS (by real time: the nested KVM run's slow exits): the
+    ; line says what the loop waited for, the same on every run
     PRINT "ioapic: "
-    PRINTDEC dword [pit_count]
+    PRINTDEC PIT_TICKS
     PRINT ` PIT interrupts through pin 2\n`
     mov eax, IOAPIC_REDTBL + 2 * PIN_PIT
     call ioapic_read
@@ -110,6 +115,23 @@ test_pit:
     mov eax, PIN_PIT
     mov edx, V_PIT | LVT_MASKED
     call route
+    ; A tick the IOAPIC sent before the mask (after the CLI above, while the line was being
+    ; printed) waits in the local APIC's IRR and is taken at the next STI, as on real
+    ; hardware: it was sent while the pin was unmasked, so take it now and count only what
+    ; arrives after the mask. Whether there is one depends on real time, not on the guest.
+    mov eax, [L_IRR + 0x10]             ; vectors 0x20-0x3f
+    test eax, 1 << (V_PIT - 0x20)
+    jz .drained
+    mov ebx, [pit_count]
+    sti
+.drain:
+    cmp [pit_count], ebx
+    je .drain
+    cli
+.drained:
+    mov eax, [L_IRR + 0x10]
+    and eax, 1 << (V_PIT - 0x20)
+    CHECK eax, 0, "masked: nothing pending for the PIT's vector"
     mov ebx, [pit_count]
     sti
     mov ecx, 5
@@ -148,8 +170,8 @@ test_rtc:
     mov al, 0x0C
     out 0x70, al
     in al, 0x71
-    PRINT "ioapic: "
-    PRINTDEC dword [rtc_count]
+    PRINT "ioapic: "                    ; (what the loop waited for, as for the PIT)
+    PRINTDEC RTC_TICKS
     PRINT ` RTC interrupts through pin 8\n`
     mov eax, [rtc_remote_irr]
     CHECK eax, RTE_REMOTE_IRR, "level: Remote IRR set while the handler runs"

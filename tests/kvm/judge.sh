@@ -90,7 +90,7 @@ if [[ -n "$known" ]]; then
     kstatus=$(cat "$r.status")
     if [[ $kstatus == 1 ]] && ! grep -q FAIL "$r.out"; then
         echo "judge: FAILED: the run passed under KVM: the known difference is gone," \
-            "remove its mark (KVM_NESTED_DIFFERENCES in tests/kvm/CMakeLists.txt)"
+            "remove its mark in tests/kvm/CMakeLists.txt (KVM_NESTED_DIFFERENCES, or the test's)"
         exit 1
     fi
     if [[ $kstatus != 3 ]]; then
