@@ -3,6 +3,7 @@
 
 #include "accel/accel.h"
 #include "dbt/dbt.h"
+#include "dbt/diff.h"
 
 static bool dbt_probe(char *why, size_t len)
 {
@@ -34,6 +35,11 @@ static VcpuExit dbt_run(Vcpu *v)
     case DBT_RUN_ERROR:
         snprintf(v->error, sizeof(v->error), "%s", env->error);
         return VCPU_EXIT_ERROR;
+    case DBT_RUN_DIFF:
+        fputs(dbt_diff_report(env), stderr);
+        machine_request_stop(v->machine, STOP_DIFF, 6,
+                             "dbt-diff: stopped at the first difference between the back ends");
+        return VCPU_EXIT_STOP;
     default:
         return VCPU_EXIT_DEADLINE;
     }
