@@ -29,7 +29,8 @@ enum {
     EXIT_INTERNAL = SANDBOX_EXIT_STATUS, /* 4: dualvm failed, not the guest nor the user: the
                                             sandbox could not be set up, or it stopped a
                                             system call the run loop must never make */
-    EXIT_DIFF = 6, /* -dbt-backend diff: the interpreter and the host-code back end disagree */
+    /* -dbt-backend diff: the interpreter and the host-code back end disagree */
+    EXIT_DIFF = 6,
     /* 3, 5, 7, ...: the guest wrote (status - 1) / 2 to the exit device (isa-debug-exit) */
 };
 

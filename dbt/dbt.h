@@ -239,8 +239,8 @@ static inline unsigned dbt_jc_index(uint64_t pc)
     return (unsigned)(pc ^ (pc >> DBT_JC_BITS)) & ((1u << DBT_JC_BITS) - 1);
 }
 
-/* Back-end choice: "interp", "jit" or "diff" -> DBT_BACKEND_*, -1 if unknown. The default for new CPUs
- * is, in order: dbt_set_default_backend() (main's -dbt-backend), the environment variable
+/* Back-end choice: "interp", "jit" or "diff" -> DBT_BACKEND_*, -1 if unknown. The default for new
+ * CPUs is, in order: dbt_set_default_backend() (main's -dbt-backend), the environment variable
  * DUALVM_DBT_BACKEND, then jit where this host has one and interp elsewhere. */
 int dbt_backend_parse(const char *name);
 void dbt_set_default_backend(int backend);
