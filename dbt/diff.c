@@ -249,6 +249,91 @@ static unsigned cmp_seg(GString *out, const char *seg, const char *na, const cha
     return k;
 }
 
+/* The CpuState fields compared besides the general and segment registers: name (a printf
+ * format taking the index when count > 1), place, size, and how many at which stride. */
+typedef struct Field {
+    const char *name;
+    size_t off, size;
+    unsigned count;
+    size_t stride;
+} Field;
+#define ONE(name, f)                                                                               \
+    {                                                                                              \
+        name, offsetof(CpuState, f), sizeof(((CpuState *)0)->f), 1, 0                              \
+    }
+#define ARR(name, f, n)                                                                            \
+    {                                                                                              \
+        name, offsetof(CpuState, f), sizeof(((CpuState *)0)->f[0]), n,                             \
+            sizeof(((CpuState *)0)->f[0])                                                          \
+    }
+static const Field fields[] = {
+    ONE("EIP", rip),
+    ONE("EFLAGS", rflags),
+    ONE("GDTR.base", gdt.base),
+    ONE("GDTR.limit", gdt.limit),
+    ONE("IDTR.base", idt.base),
+    ONE("IDTR.limit", idt.limit),
+    ONE("CR0", cr0),
+    ONE("CR2", cr2),
+    ONE("CR3", cr3),
+    ONE("CR4", cr4),
+    ONE("CR8", cr8),
+    ARR("DR%u", dr, 8),
+    ONE("EFER", efer),
+    ONE("SYSENTER_CS", sysenter_cs),
+    ONE("SYSENTER_ESP", sysenter_esp),
+    ONE("SYSENTER_EIP", sysenter_eip),
+    ONE("STAR", star),
+    ONE("LSTAR", lstar),
+    ONE("CSTAR", cstar),
+    ONE("FMASK", fmask),
+    ONE("KERNEL_GS", kernel_gs_base),
+    ONE("TSC", tsc),
+    ONE("APIC_BASE", apic_base),
+    ONE("PAT", pat),
+    ONE("MISC_ENABLE", misc_enable),
+    ONE("MTRR_DEF", mtrr_def_type),
+    ARR("MTRR_FIX%u", mtrr_fixed, 11),
+    ARR("MTRR_VAR%u", mtrr_var, 16),
+    {"FPR%u.mant", offsetof(CpuState, fpr[0].mant), 8, 8, sizeof(FpReg)},
+    {"FPR%u.sexp", offsetof(CpuState, fpr[0].sexp), 2, 8, sizeof(FpReg)},
+    ONE("FCW", fcw),
+    ONE("FSW", fsw),
+    ONE("FTW", ftw),
+    ONE("FOP", fop),
+    ONE("FIP", fip),
+    ONE("FDP", fdp),
+    {"XMM%u.lo", offsetof(CpuState, xmm[0]), 8, 16, 16},
+    {"XMM%u.hi", offsetof(CpuState, xmm[0]) + 8, 8, 16, 16},
+    ONE("MXCSR", mxcsr),
+    ONE("halted", halted),
+};
+#undef ONE
+#undef ARR
+
+static uint64_t load(const void *p, size_t size)
+{
+    switch (size) {
+    case 1:
+        return *(const uint8_t *)p;
+    case 2: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return v;
+    }
+    case 4: {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    default: {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return v;
+    }
+    }
+}
+
 unsigned dbt_state_diff(const CpuState *a, const CpuState *b, const char *na, const char *nb,
                         GString *out)
 {
@@ -256,76 +341,23 @@ unsigned dbt_state_diff(const CpuState *a, const CpuState *b, const char *na, co
                                                  "ESI", "EDI", "R8",  "R9",  "R10", "R11",
                                                  "R12", "R13", "R14", "R15"};
     static const char *const segs[CPU_NR_SEGS] = {"ES", "CS", "SS", "DS", "FS", "GS"};
-    char n[32];
     unsigned k = 0;
-#define F(name, field) k += cmp_val(out, name, na, nb, a->field, b->field)
-    F("EIP", rip);
-    F("EFLAGS", rflags);
     for (int i = 0; i < CPU_NR_GPRS; i++)
-        F(gpr[i], regs[i]);
+        k += cmp_val(out, gpr[i], na, nb, a->regs[i], b->regs[i]);
     for (int i = 0; i < CPU_NR_SEGS; i++)
         k += cmp_seg(out, segs[i], na, nb, &a->seg[i], &b->seg[i]);
     k += cmp_seg(out, "LDTR", na, nb, &a->ldt, &b->ldt);
     k += cmp_seg(out, "TR", na, nb, &a->tr, &b->tr);
-    F("GDTR.base", gdt.base);
-    F("GDTR.limit", gdt.limit);
-    F("IDTR.base", idt.base);
-    F("IDTR.limit", idt.limit);
-    F("CR0", cr0);
-    F("CR2", cr2);
-    F("CR3", cr3);
-    F("CR4", cr4);
-    F("CR8", cr8);
-    for (int i = 0; i < 8; i++) {
-        snprintf(n, sizeof(n), "DR%d", i);
-        F(n, dr[i]);
+    for (size_t f = 0; f < G_N_ELEMENTS(fields); f++) {
+        const Field *d = &fields[f];
+        for (unsigned i = 0; i < d->count; i++) {
+            char n[32];
+            snprintf(n, sizeof(n), d->name, i);
+            size_t off = d->off + i * d->stride;
+            k += cmp_val(out, n, na, nb, load((const char *)a + off, d->size),
+                         load((const char *)b + off, d->size));
+        }
     }
-    F("EFER", efer);
-    F("SYSENTER_CS", sysenter_cs);
-    F("SYSENTER_ESP", sysenter_esp);
-    F("SYSENTER_EIP", sysenter_eip);
-    F("STAR", star);
-    F("LSTAR", lstar);
-    F("CSTAR", cstar);
-    F("FMASK", fmask);
-    F("KERNEL_GS", kernel_gs_base);
-    F("TSC", tsc);
-    F("APIC_BASE", apic_base);
-    F("PAT", pat);
-    F("MISC_ENABLE", misc_enable);
-    F("MTRR_DEF", mtrr_def_type);
-    for (int i = 0; i < 11; i++) {
-        snprintf(n, sizeof(n), "MTRR_FIX%d", i);
-        F(n, mtrr_fixed[i]);
-    }
-    for (int i = 0; i < 16; i++) {
-        snprintf(n, sizeof(n), "MTRR_VAR%d", i);
-        F(n, mtrr_var[i]);
-    }
-    for (int i = 0; i < 8; i++) {
-        snprintf(n, sizeof(n), "FPR%d.mant", i);
-        F(n, fpr[i].mant);
-        snprintf(n, sizeof(n), "FPR%d.sexp", i);
-        F(n, fpr[i].sexp);
-    }
-    F("FCW", fcw);
-    F("FSW", fsw);
-    F("FTW", ftw);
-    F("FOP", fop);
-    F("FIP", fip);
-    F("FDP", fdp);
-    for (int i = 0; i < 16; i++) {
-        uint64_t x[2], y[2];
-        memcpy(x, a->xmm[i], 16);
-        memcpy(y, b->xmm[i], 16);
-        snprintf(n, sizeof(n), "XMM%d.lo", i);
-        k += cmp_val(out, n, na, nb, x[0], y[0]);
-        snprintf(n, sizeof(n), "XMM%d.hi", i);
-        k += cmp_val(out, n, na, nb, x[1], y[1]);
-    }
-    F("MXCSR", mxcsr);
-    F("halted", halted);
-#undef F
     return k;
 }
 

@@ -3,33 +3,39 @@
  * in one instruction) is caught and pinned to that instruction, with the field or the bytes
  * that differ. The guests' bytes were assembled with NASM from the source shown next to them. */
 #include <criterion/criterion.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "accel/accel.h"
 #include "dbt/diff.h"
-#include "dbt/jit.h"
 #include "hw/pc.h"
 
 #define CODE 0x100000
 #define DATA 0x200000
 #define IDT 0x6000
+#define GDT 0x5000
 #define HANDLER 0x100800 /* every vector: mov esi, 0xdead; hlt */
 
+/* The engine as main drives it (accel_dbt_ops), with -dbt-backend diff. */
 static Machine *m;
+static Vcpu v;
 static DbtCpu *env;
 
 static void setup(void)
 {
+    if (!dbt_backend_available(DBT_BACKEND_DIFF))
+        cr_skip_test("no host-code back end on this host: nothing to compare");
+    dbt_set_default_backend(DBT_BACKEND_DIFF);
     MachineConfig cfg = {.ram_size = 16 << 20, .serial = "none"};
     char err[256];
     m = pc_new(&cfg, err, sizeof(err));
     cr_assert(m, "%s", err);
-    env = dbt_new(m);
-    cr_assert(env);
-    if (!jit_supported())
-        cr_skip_test("no host-code back end on this host: nothing to compare");
-    cr_assert(dbt_set_backend(env, DBT_BACKEND_DIFF), "%s", env->error);
+    v = (Vcpu){.machine = m, .ops = &accel_dbt_ops};
+    cr_assert_eq(v.ops->init(&v), 0, "%s", v.error);
+    env = v.engine;
+    cr_assert_eq(env->backend, DBT_BACKEND_DIFF, "%s", env->error);
     static const uint8_t handler[] = {0xbe, 0xad, 0xde, 0x00, 0x00, 0xf4};
     cr_assert(as_load(m->as, HANDLER, handler, sizeof(handler)) == 0);
     for (int i = 0; i < 32; i++) {
@@ -37,31 +43,35 @@ static void setup(void)
         cr_assert(as_load(m->as, IDT + 8 * i, gate, 8) == 0);
     }
     static const uint64_t gdt[] = {0, 0x00cf9a000000ffffull, 0x00cf92000000ffffull};
-    cr_assert(as_load(m->as, 0x5000, gdt, sizeof(gdt)) == 0);
+    cr_assert(as_load(m->as, GDT, gdt, sizeof(gdt)) == 0);
 }
 
 static void teardown(void)
 {
-    dbt_free(env);
+    if (v.ops)
+        v.ops->destroy(&v);
     pc_free(m);
 }
 
 TestSuite(diff, .init = setup, .fini = teardown);
 
-static int run(const uint8_t *code, size_t len)
+/* Run code at CODE in flat 32-bit protected mode until the engine stops. */
+static VcpuExit run(const uint8_t *code, size_t len)
 {
     cr_assert(as_load(m->as, CODE, code, len) == 0);
-    cpu_set_flat32(&env->s, CODE);
-    env->s.gdt.base = 0x5000;
-    env->s.gdt.limit = 23;
-    env->s.seg[S_CS].sel = 0x08;
-    env->s.idt.base = IDT;
-    env->s.idt.limit = 32 * 8 - 1;
-    env->s.regs[R_ESP] = 0x7000;
-    dbt_set_eflags(env, FL_FIXED1, 0xffffffff);
-    dbt_tlb_flush(env);
-    int kick = 0;
-    return dbt_exec(env, &kick, INT64_MAX);
+    CpuState s;
+    cpu_reset(&s);
+    cpu_set_flat32(&s, CODE);
+    s.gdt.base = GDT;
+    s.gdt.limit = 23;
+    s.seg[S_CS].sel = 0x08;
+    s.idt.base = IDT;
+    s.idt.limit = 32 * 8 - 1;
+    s.regs[R_ESP] = 0x7000;
+    v.ops->set_state(&v, &s);
+    v.kick = 0;
+    v.deadline_ns = INT64_MAX;
+    return v.ops->run(&v);
 }
 
 static uint32_t rd32(uint64_t gpa)
@@ -102,7 +112,7 @@ static const uint8_t clean[] = {0xb9, 0xc8, 0x00, 0x00, 0x00, 0xbf, 0x00, 0x00, 
 
 Test(diff, clean_guest_agrees)
 {
-    cr_assert_eq(run(clean, sizeof(clean)), DBT_RUN_HLT, "report: %s", dbt_diff_report(env));
+    cr_assert_eq(run(clean, sizeof(clean)), VCPU_EXIT_HLT, "report: %s", dbt_diff_report(env));
     cr_assert_str_empty(dbt_diff_report(env));
     cr_assert_eq(env->s.regs[R_ESI], 0xdead, "the #DE handler ran");
     uint32_t sum = 0;
@@ -138,62 +148,63 @@ static bool has_insn(const Block *b, uint64_t eip)
     return false;
 }
 
-static void break_ebx(DbtCpu *e, const Block *b, void *opaque)
+/* How compiled code's result is made wrong, once the block holds the instruction at `at`. */
+typedef struct Break {
+    uint64_t at;
+    enum { BREAK_EBX, BREAK_BYTE, BREAK_STRAY } what;
+} Break;
+
+static void breaker(DbtCpu *e, const Block *b, void *opaque)
 {
-    (void)opaque;
-    if (has_insn(b, 0x10000a))
+    const Break *k = opaque;
+    uint8_t x = 0x5a;
+    if (!has_insn(b, k->at))
+        return;
+    if (k->what == BREAK_EBX)
         e->s.regs[R_EBX] ^= 0x100;
+    else /* a byte beside the store's, or on a page the instruction does not write */
+        as_write(e->as, k->what == BREAK_BYTE ? DATA + 1 : DATA + 0x3000, &x, 1);
+}
+
+/* The run stops at the difference (STOP_DIFF, the status main turns into 6) with a report
+ * holding each text (NULL-terminated list). */
+static void expect_caught(Break k, ...)
+{
+    dbt_diff_set_test_hook(env, breaker, &k);
+    cr_assert_eq(run(straight, sizeof(straight)), VCPU_EXIT_STOP);
+    cr_assert_eq(m->stop, STOP_DIFF);
+    cr_assert_eq(m->exit_status, 6);
+    const char *r = dbt_diff_report(env);
+    cr_assert(strstr(r, "block at 0008:00100000 (linear 0x100000, physical 0x100000), 6 "
+                        "instructions"),
+              "%s", r);
+    va_list ap;
+    va_start(ap, k);
+    for (const char *t; (t = va_arg(ap, const char *));)
+        cr_assert(strstr(r, t), "no '%s' in:\n%s", t, r);
+    va_end(ap);
 }
 
 Test(diff, wrong_register_is_pinned_to_its_instruction)
 {
-    dbt_diff_set_test_hook(env, break_ebx, NULL);
-    cr_assert_eq(run(straight, sizeof(straight)), DBT_RUN_DIFF);
-    const char *r = dbt_diff_report(env);
-    cr_assert(strstr(r, "block at 0008:00100000"), "%s", r);
-    cr_assert(strstr(r, "first difference after instruction 4 of 6: 0008:0010000a: 83 c3 05  add "
-                        "ebx, 5\n"),
-              "%s", r);
-    cr_assert(strstr(r, "EBX            interp 0x8"), "%s", r);
-    cr_assert(strstr(r, "jit 0x108\n"), "%s", r);
-    cr_assert(!strstr(r, "EAX"), "only the broken field is named: %s", r);
-}
-
-static void break_memory(DbtCpu *e, const Block *b, void *opaque)
-{
-    (void)opaque;
-    if (has_insn(b, 0x10000d)) {
-        uint8_t x = 0x5a;
-        as_write(e->as, DATA + 1, &x, 1);
-    }
+    expect_caught(
+        (Break){0x10000a, BREAK_EBX},
+        "first difference after instruction 4 of 6: 0008:0010000a: 83 c3 05  add ebx, 5\n",
+        "EBX            interp 0x8                jit 0x108\n", NULL);
+    cr_assert(!strstr(dbt_diff_report(env), "EAX"), "only the broken field is named");
 }
 
 Test(diff, wrong_memory_is_pinned_to_its_instruction)
 {
-    dbt_diff_set_test_hook(env, break_memory, NULL);
-    cr_assert_eq(run(straight, sizeof(straight)), DBT_RUN_DIFF);
-    const char *r = dbt_diff_report(env);
-    cr_assert(strstr(r, "first difference after instruction 5 of 6: 0008:0010000d: 89 1d 00 00 20 "
-                        "00  mov dword ptr [0x200000], ebx\n"),
-              "%s", r);
-    cr_assert(strstr(r, "memory 0x200001: interp 00 00 00 00 00 00 00 00  jit 5a 00"), "%s", r);
-}
-
-static void stray_write(DbtCpu *e, const Block *b, void *opaque)
-{
-    (void)opaque;
-    if (has_insn(b, 0x100008)) {
-        uint8_t x = 1;
-        as_write(e->as, DATA + 0x3000, &x, 1);
-    }
+    expect_caught((Break){0x10000d, BREAK_BYTE},
+                  "first difference after instruction 5 of 6: 0008:0010000d: 89 1d 00 00 20 00  "
+                  "mov dword ptr [0x200000], ebx\n",
+                  "memory 0x200001: interp 00 00 00 00 00 00 00 00  jit 5a 00", NULL);
 }
 
 Test(diff, write_only_compiled_code_made_is_caught)
 {
-    dbt_diff_set_test_hook(env, stray_write, NULL);
-    cr_assert_eq(run(straight, sizeof(straight)), DBT_RUN_DIFF);
-    const char *r = dbt_diff_report(env);
-    cr_assert(strstr(r, "instruction 3 of 6: 0008:00100008: 89 c3  mov ebx, eax\n"), "%s", r);
-    cr_assert(strstr(r, "memory 0x203000 (the interpreter did not write here): interp 00"), "%s",
-              r);
+    expect_caught((Break){0x100008, BREAK_STRAY},
+                  "instruction 3 of 6: 0008:00100008: 89 c3  mov ebx, eax\n",
+                  "memory 0x203000 (the interpreter did not write here): interp 00", NULL);
 }
