@@ -55,6 +55,7 @@ typedef struct DbtDiff {
     uint8_t *aft;           /* the interpreter's contents of its n1 pages */
     unsigned n1;
     int va, vj;     /* the exception each run raised, or -1 */
+    int vec;        /* the one that goes with the result that stands */
     DbtCpu snap, a; /* the state before the block, and after it under the interpreter */
     GString *report;
     DbtDiffHook hook;
@@ -442,7 +443,7 @@ static int diff_run(DbtCpu *env, DbtDiff *d, Block *b, GString *out)
     uint64_t smc0 = env->st.smc_invalidations;
     copy_cpu(&d->snap, env);
     d->logging = true;
-    d->va = run_one(env, b, false);
+    d->vec = d->va = run_one(env, b, false);
     d->logging = false;
     if (io_accesses(env->io) != io0 || as_mmio_accesses(env->as) != mmio0)
         return ONCE_DEVICE;
@@ -460,7 +461,7 @@ static int diff_run(DbtCpu *env, DbtDiff *d, Block *b, GString *out)
     }
     copy_cpu(env, &d->snap);
     d->logging = true;
-    d->vj = run_one(env, b, true);
+    d->vec = d->vj = run_one(env, b, true);
     d->logging = false;
     if (d->hook)
         d->hook(env, b, d->hook_opaque);
@@ -624,7 +625,6 @@ bool dbt_diff_block(DbtCpu *env, Block *b)
     if (!reprotect(d))
         dbt_fail(env, "dbt-diff: cannot track guest memory writes: mprotect: %s", strerror(errno));
     int res = diff_run(env, d, b, NULL);
-    int vec;
     if (res == R_DIFFERENT) {
         GString *fields = g_string_new("");
         compare(d, env, fields);
@@ -636,14 +636,12 @@ bool dbt_diff_block(DbtCpu *env, Block *b)
     if (res == R_SAME) {
         d->compared++;
         d->compared_exc += d->vj >= 0;
-        vec = d->vj;
     } else {
         d->once[res]++;
-        vec = d->va;
     }
     env->unwind = outer;
-    if (vec != -1)
-        rethrow(env, outer, vec);
+    if (d->vec != -1)
+        rethrow(env, outer, d->vec);
     return true;
 }
 
