@@ -18,6 +18,11 @@ static int dbt_init(Vcpu *v)
         snprintf(v->error, sizeof(v->error), "dbt: cannot initialise Capstone");
         return -1;
     }
+    if (env->error[0]) { /* dbt_new: the differential mode could not be set up */
+        snprintf(v->error, sizeof(v->error), "dbt: differential mode: %s", env->error);
+        dbt_free(env);
+        return -1;
+    }
     v->engine = env;
     return 0;
 }

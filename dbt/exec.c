@@ -319,7 +319,8 @@ DbtCpu *dbt_new(Machine *m)
         dbt_free(env);
         return NULL;
     }
-    /* no code memory (a host that forbids executable mappings): the interpreter runs it all */
+    /* no code memory (a host that forbids executable mappings): the interpreter runs it all;
+     * a differential mode that cannot be had leaves why in env->error, for the caller */
     if (!dbt_set_backend(env, initial_backend()))
         env->backend = DBT_BACKEND_INTERP;
     return env;

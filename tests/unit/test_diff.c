@@ -208,3 +208,17 @@ Test(diff, write_only_compiled_code_made_is_caught)
                   "instruction 3 of 6: 0008:00100008: 89 c3  mov ebx, eax\n",
                   "memory 0x203000 (the interpreter did not write here): interp 00", NULL);
 }
+
+/* The SIGSEGV handler tracks one CPU's memory: a second is refused, in one line, not run
+ * silently under another back end. */
+Test(diff, second_cpu_is_refused)
+{
+    MachineConfig cfg = {.ram_size = 4 << 20, .serial = "none"};
+    char err[256];
+    Machine *m2 = pc_new(&cfg, err, sizeof(err));
+    cr_assert(m2, "%s", err);
+    Vcpu v2 = {.machine = m2, .ops = &accel_dbt_ops};
+    cr_assert_neq(v2.ops->init(&v2), 0);
+    cr_assert_str_eq(v2.error, "dbt: differential mode: another CPU is already being compared");
+    pc_free(m2);
+}
