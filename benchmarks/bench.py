@@ -406,7 +406,7 @@ def campaign(args, systems: List[System], workloads: List[Workload]):
                 if r.outcome != "ok":
                     save_log(args.out, r)
                 if not args.quiet:
-                    tag = r.checksum if r.outcome == "ok" else r.outcome.upper()
+                    tag = (r.checksum or "marker seen") if r.outcome == "ok" else r.outcome.upper()
                     print(f"[{done}/{total}] round {rnd + 1} {w.name:<9} n={n:<9} "
                           f"{s.name:<10} {r.seconds:8.3f} s  {tag}"
                           + ("" if r.outcome == "ok" else f": {r.why}"), flush=True)
@@ -797,13 +797,14 @@ def main(argv) -> int:
     failures, notes = check(cells, sizes, systems, workloads)
     table = rows(cells, sizes, systems, workloads)
     info.append(machine_info(args)[-1].replace("load average", "load average at the end"))
-    note = charts(args.out, table, systems, workloads)
+    note = charts(args.out, table, systems, workloads) if table else ""
     if note:
         notes.append(note)
     md = markdown(table, systems, skipped, failures, notes, args, info, started,
                   time.perf_counter() - t0, left_out)
     (args.out / "results.md").write_text(md)
-    write_csv(args.out / "results.csv", table)
+    if table:   # (none when the only workload asked for was left out)
+        write_csv(args.out / "results.csv", table)
     write_runs(args.out / "runs.csv", cells)
     print()
     print(md)
