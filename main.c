@@ -29,6 +29,8 @@ enum {
     EXIT_INTERNAL = SANDBOX_EXIT_STATUS, /* 4: dualvm failed, not the guest nor the user: the
                                             sandbox could not be set up, or it stopped a
                                             system call the run loop must never make */
+    /* -dbt-backend diff: the interpreter and the host-code back end disagree */
+    EXIT_DIFF = 6,
     /* 3, 5, 7, ...: the guest wrote (status - 1) / 2 to the exit device (isa-debug-exit) */
 };
 
@@ -43,6 +45,8 @@ static const char *help_tail =
     "         triple fault without -no-reboot)\n"
     "  4      internal error (the sandbox could not be set up, or it stopped a forbidden\n"
     "         system call: the message names it)\n"
+    "  6      -dbt-backend diff: the interpreter and the host-code back end disagree (the\n"
+    "         report names the block, the first differing instruction and the fields)\n"
     "  2v+1   the guest wrote v to the exit device (port 0xf4, as QEMU's isa-debug-exit)\n"
     "\n"
     "Serial in the terminal: Ctrl-A x quits, Ctrl-A Ctrl-A sends Ctrl-A.\n"
@@ -556,7 +560,9 @@ int main(int argc, char **argv)
         {"accel", 0, 0, G_OPTION_ARG_STRING, &o.accel,
          "Engine: auto (default), kvm, dbt (tcg is an alias for dbt)", "NAME"},
         {"dbt-backend", 0, 0, G_OPTION_ARG_STRING, &o.dbt_backend,
-         "Translator back end: jit (host code; default on x86-64 hosts) or interp", "NAME"},
+         "Translator back end: jit (host code; default on x86-64 hosts), interp, or diff (each "
+         "block under both, stopping with a report and status 6 where they disagree)",
+         "NAME"},
         {"device", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o.devices,
          "isa-debug-exit,iobase=0xf4,iosize=0x04 (built in) or loader,file=F,addr=A[,cpu-num=0]",
          "SPEC"},
@@ -723,7 +729,7 @@ int main(int argc, char **argv)
         int be = dbt_backend_parse(o.dbt_backend);
         if (be < 0 || !dbt_backend_available(be)) {
             fprintf(stderr, "dualvm: -dbt-backend %s: %s\n", o.dbt_backend,
-                    be < 0 ? "unknown back end (use jit or interp)"
+                    be < 0 ? "unknown back end (use jit, interp or diff)"
                            : "no host-code back end for this host (use interp)");
             return EXIT_USAGE;
         }
@@ -871,6 +877,10 @@ int main(int argc, char **argv)
     case STOP_HALTED:
         fprintf(stderr, "dualvm: %s\n", m->stop_msg);
         status = EXIT_GUEST;
+        break;
+    case STOP_DIFF:
+        fprintf(stderr, "dualvm: %s\n", m->stop_msg);
+        status = EXIT_DIFF;
         break;
     case STOP_SIGNAL:
         if (m->stop_msg[0])

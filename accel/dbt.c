@@ -3,6 +3,7 @@
 
 #include "accel/accel.h"
 #include "dbt/dbt.h"
+#include "dbt/diff.h"
 
 static bool dbt_probe(char *why, size_t len)
 {
@@ -15,6 +16,11 @@ static int dbt_init(Vcpu *v)
     DbtCpu *env = dbt_new(v->machine);
     if (!env) {
         snprintf(v->error, sizeof(v->error), "dbt: cannot initialise Capstone");
+        return -1;
+    }
+    if (env->error[0]) { /* dbt_new: the differential mode could not be set up */
+        snprintf(v->error, sizeof(v->error), "dbt: differential mode: %s", env->error);
+        dbt_free(env);
         return -1;
     }
     v->engine = env;
@@ -34,6 +40,11 @@ static VcpuExit dbt_run(Vcpu *v)
     case DBT_RUN_ERROR:
         snprintf(v->error, sizeof(v->error), "%s", env->error);
         return VCPU_EXIT_ERROR;
+    case DBT_RUN_DIFF:
+        fputs(dbt_diff_report(env), stderr);
+        machine_request_stop(v->machine, STOP_DIFF, 6,
+                             "dbt-diff: stopped at the first difference between the back ends");
+        return VCPU_EXIT_STOP;
     default:
         return VCPU_EXIT_DEADLINE;
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """bench.py: time the benchmark workloads under every engine present and compare them.
 
-Runs each workload (benchmarks/guests, multiboot ELFs) under each system found here:
+Runs each workload (benchmarks/guests, multiboot ELFs, and a Linux boot) under each system
+found here:
 
     dualvm-dbt   dualvm -accel dbt                  (always)
     dualvm-kvm   dualvm -accel kvm                  (only on a real /dev/kvm, see below)
@@ -9,9 +10,9 @@ Runs each workload (benchmarks/guests, multiboot ELFs) under each system found h
     qemu-kvm     qemu-system-i386 -accel kvm        (only on a real /dev/kvm)
 
 with the same file, command line and -m. Every run is a whole process, timed from start to exit
-(startup included, nothing subtracted); each workload also runs with n=0 as its startup
-baseline (boot + setup, no work), so the work alone can be estimated as the difference of the
-medians. Runs alternate between systems (the order rotates every round) so that machine drift
+(the Linux boot: to its marker line; startup included, nothing subtracted); each workload but
+the Linux boot also runs with n=0 as its startup baseline (boot + setup, no work), so the work
+alone can be estimated as the difference of the medians. Runs alternate between systems (the order rotates every round) so that machine drift
 hits all of them alike. Checksums must agree across systems and runs: a mismatch is a failure.
 
 KVM is used only where /dev/kvm opens and the host is not itself a virtual machine (the
@@ -37,7 +38,9 @@ import resource
 import shutil
 import statistics
 import subprocess
+import select
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +58,7 @@ class Workload:
     unit: str       # what n counts
     full_n: int     # full mode: a few seconds under the slowest system
     quick_n: int    # --quick (ctest bench.quick): well under a second each
+    boot: bool = False  # the Linux boot: timed to its marker line, no n=0 baseline
 
 
 WORKLOADS = [
@@ -71,7 +75,14 @@ WORKLOADS = [
     Workload("pagefault", "#PF + map + INVLPG + IRET, then unmap + INVLPG", 2_000_000, 20_000),
     Workload("smc", "store a new imm32 into code, then call it", 1_000_000, 20_000),
     Workload("x87", "x87 FILD/FSQRT/FADD/FDIV/FMUL iterations", 10_000_000, 100_000),
+    Workload("linux", "one boot of Debian's i386 kernel with a busybox initramfs (tests/linux), "
+             "timed from spawn to its line '@@dualvm-linux: init reached'", 1, 1, boot=True),
 ]
+
+# The Linux boot (tests/linux): the images build-images.sh makes, the command line and the
+# marker of boot-test.sh. The run is stopped (SIGTERM) once the marker is out.
+LINUX_MARKER = "@@dualvm-linux: init reached"
+LINUX_APPEND = "console=ttyS0 panic=-1"
 
 # THE list of workloads that need something a system does not have yet. Only these may end
 # with an "unimplemented instruction" and be reported as "unsupported" rather than failed, and
@@ -218,6 +229,55 @@ def last_line(text: str, pattern: str = "") -> str:
     return lines[-1] if lines else ""
 
 
+def run_linux(s: System, images: Path, timeout: float) -> Run:
+    """One boot of the Linux images to the marker: the time is spawn to the marker line."""
+    argv = s.argv + ["-kernel", str(images / "bzImage"), "-initrd",
+                     str(images / "initramfs.cpio"), "-append", LINUX_APPEND]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as errf:
+        p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=errf)
+        buf, marker_at, deadline = b"", None, t0 + timeout
+        fd = p.stdout.fileno()
+        while marker_at is None:
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                break
+            ready, _, _ = select.select([fd], [], [], min(left, 1.0))
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break   # the emulator ended before the marker
+            buf += chunk
+            if LINUX_MARKER.encode() in buf:
+                marker_at = time.perf_counter()
+        if p.poll() is None:
+            p.terminate()   # dualvm prints -stats on SIGTERM; QEMU just ends
+        try:
+            rest, _ = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            rest, _ = p.communicate()
+        errf.seek(0)
+        err = errf.read().decode("utf-8", "replace").replace("\r", "")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    out = (buf + (rest or b"")).decode("utf-8", "replace").replace("\r", "")
+    m = re.search(r"dbt: guest instructions\s+(\d+)", err)
+    seconds = (marker_at or time.perf_counter()) - t0
+    r = Run(s.name, "linux", 1, seconds, cpu, p.returncode, None, int(m.group(1)) if m else None,
+            "ok" if marker_at else "fail", stdout=out, stderr=err)
+    if marker_at is None:
+        if seconds >= timeout:
+            r.why = f"no '{LINUX_MARKER}' within {timeout:g} s"
+        else:
+            r.why = (f"exit status {p.returncode} before '{LINUX_MARKER}': "
+                     f"{last_line(err) or last_line(out)}")
+    return r
+
+
 def run_once(s: System, elf: Path, n: int, timeout: float, workload: str = "") -> Run:
     argv = s.argv + ["-kernel", str(elf), "-append", f"n={n}"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -324,7 +384,7 @@ def campaign(args, systems: List[System], workloads: List[Workload]):
     cells: Dict[Tuple[str, str, str], Cell] = {}   # (workload, system, "work"|"base")
     sizes = {w.name: args.n.get(w.name, w.quick_n if args.quick else w.full_n)
              for w in workloads}
-    plan = [(w, kind) for w in workloads for kind in ("work", "base")]
+    plan = [(w, kind) for w in workloads for kind in (("work",) if w.boot else ("work", "base"))]
     total = args.runs * len(plan) * len(systems)
     done = 0
     for rnd in range(args.runs):
@@ -338,12 +398,15 @@ def campaign(args, systems: List[System], workloads: List[Workload]):
                 done += 1
                 if cell.runs and cell.outcome != "ok":
                     continue    # failed or unsupported once: the verdict will not change
-                r = run_once(s, args.guest_dir / f"{w.name}.elf", n, args.timeout, w.name)
+                if w.boot:
+                    r = run_linux(s, args.linux_images, args.timeout)
+                else:
+                    r = run_once(s, args.guest_dir / f"{w.name}.elf", n, args.timeout, w.name)
                 cell.runs.append(r)
                 if r.outcome != "ok":
                     save_log(args.out, r)
                 if not args.quiet:
-                    tag = r.checksum if r.outcome == "ok" else r.outcome.upper()
+                    tag = (r.checksum or "marker seen") if r.outcome == "ok" else r.outcome.upper()
                     print(f"[{done}/{total}] round {rnd + 1} {w.name:<9} n={n:<9} "
                           f"{s.name:<10} {r.seconds:8.3f} s  {tag}"
                           + ("" if r.outcome == "ok" else f": {r.why}"), flush=True)
@@ -420,7 +483,7 @@ def rows(cells, sizes, systems, workloads):
             insns = work.insns()
             wk = (t - tb) if t is not None and tb is not None else None
             outcome = work.outcome
-            if outcome == "ok" and base.outcome != "ok":
+            if outcome == "ok" and base.outcome != "ok" and not w.boot:
                 outcome = f"baseline {base.outcome}"
             if outcome == "ok":
                 for kind, cell in (("work", work), ("base", base)):
@@ -485,7 +548,8 @@ def machine_info(args) -> List[str]:
             f"load average: {load}"]
 
 
-def markdown(table, systems, skipped, failures, notes, args, info, started, elapsed) -> str:
+def markdown(table, systems, skipped, failures, notes, args, info, started, elapsed,
+             left_out) -> str:
     L = []
     L.append(f"# dualvm benchmarks ({'quick' if args.quick else 'full'} mode)")
     L.append("")
@@ -521,6 +585,10 @@ def markdown(table, systems, skipped, failures, notes, args, info, started, elap
     if skipped:
         L.append("Systems not run:")
         L.extend(f"- {k}: {v}" for k, v in skipped.items())
+        L.append("")
+    if left_out:
+        L.append("Workloads not run:")
+        L.extend(f"- {k}: {v}" for k, v in left_out.items())
         L.append("")
     unsupported = [r for r in table if r["result"] == "unsupported"]
     if unsupported:
@@ -607,6 +675,27 @@ def charts(out: Path, table, systems, workloads) -> str:
 
 # ----------------------------------------------------------------------------- main
 
+def linux_images(args) -> str:
+    """Have the linux workload's images; returns why not ("" when they are there). The full mode
+    builds them (tests/linux/build-images.sh: Debian packages, downloaded once and cached)."""
+    have = all((args.linux_images / f).is_file() for f in ("bzImage", "initramfs.cpio"))
+    if have:
+        return ""
+    if args.quick:
+        return (f"images not built ({args.linux_images}: tests/linux/build-images.sh makes "
+                "them; the full mode builds them itself)")
+    if args.linux_images.name != "i386":
+        return f"{args.linux_images}: no bzImage and initramfs.cpio there"
+    print(f"bench: building the Linux images in {args.linux_images} "
+          "(tests/linux/build-images.sh)", flush=True)
+    r = subprocess.run(["bash", str(REPO / "tests" / "linux" / "build-images.sh"),
+                        str(args.linux_images.parent), "i386"],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        return f"the images could not be built: {last_line(r.stdout)}"
+    return ""
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -620,6 +709,10 @@ def parse_args(argv):
                     help="qemu-system-i386 to compare with (default: from PATH)")
     ap.add_argument("--guest-dir", type=Path,
                     help="the workload ELFs (default: <build>/benchmarks/guests)")
+    ap.add_argument("--linux-images", type=Path,
+                    help="bzImage and initramfs.cpio of the linux workload (default: "
+                    "<build>/linux-images/i386, made by tests/linux/build-images.sh; the full "
+                    "mode builds them when missing, the quick mode leaves linux out)")
     ap.add_argument("--out", type=Path, help="where results go (default: "
                     "<build>/benchmarks/results, or <build>/benchmarks/quick with --quick)")
     ap.add_argument("--workloads", help="comma-separated subset of: " +
@@ -638,6 +731,7 @@ def parse_args(argv):
     args.build_dir = args.build_dir.resolve()
     args.dualvm = args.dualvm or str(args.build_dir / "dualvm")
     args.guest_dir = (args.guest_dir or args.build_dir / "benchmarks" / "guests").resolve()
+    args.linux_images = (args.linux_images or args.build_dir / "linux-images" / "i386").resolve()
     args.out = (args.out or args.build_dir / "benchmarks" /
                 ("quick" if args.quick else "results")).resolve()
     args.runs = args.runs or (1 if args.quick else 5)
@@ -668,7 +762,8 @@ def main(argv) -> int:
         print(f"bench: {args.dualvm}: no dualvm binary there (build first, or give --dualvm)",
               file=sys.stderr)
         return 2
-    missing = [w.name for w in workloads if not (args.guest_dir / f"{w.name}.elf").is_file()]
+    missing = [w.name for w in workloads
+               if not w.boot and not (args.guest_dir / f"{w.name}.elf").is_file()]
     if missing:
         print(f"bench: {args.guest_dir}: missing {', '.join(missing)}.elf (build the "
               "bench_guests target)", file=sys.stderr)
@@ -677,6 +772,13 @@ def main(argv) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     if (args.out / "logs").is_dir():
         shutil.rmtree(args.out / "logs")
+    left_out: Dict[str, str] = {}
+    if any(w.boot for w in workloads):
+        why = linux_images(args)
+        if why:
+            left_out["linux"] = why
+            workloads = [w for w in workloads if not w.boot]
+            print(f"bench: not running linux: {why}", flush=True)
     started = datetime.datetime.now(datetime.timezone.utc)
     t0 = time.perf_counter()
     systems, skipped = find_systems(args)
@@ -695,13 +797,14 @@ def main(argv) -> int:
     failures, notes = check(cells, sizes, systems, workloads)
     table = rows(cells, sizes, systems, workloads)
     info.append(machine_info(args)[-1].replace("load average", "load average at the end"))
-    note = charts(args.out, table, systems, workloads)
+    note = charts(args.out, table, systems, workloads) if table else ""
     if note:
         notes.append(note)
     md = markdown(table, systems, skipped, failures, notes, args, info, started,
-                  time.perf_counter() - t0)
+                  time.perf_counter() - t0, left_out)
     (args.out / "results.md").write_text(md)
-    write_csv(args.out / "results.csv", table)
+    if table:   # (none when the only workload asked for was left out)
+        write_csv(args.out / "results.csv", table)
     write_runs(args.out / "runs.csv", cells)
     print()
     print(md)

@@ -2,7 +2,9 @@
 # run.sh: build dualvm and the benchmark workloads, then time them (benchmarks/bench.py).
 #
 #   benchmarks/run.sh                 # full: 5 alternating runs of everything, a few minutes
-#   benchmarks/run.sh --quick         # one small run of each (what ctest's bench.quick does)
+#                                     # (builds the Linux images first if they are missing)
+#   benchmarks/run.sh --quick         # one small run of each (what ctest's bench.quick does;
+#                                     # the Linux boot only if its images are built)
 #   benchmarks/run.sh --workloads alu,fib --runs 3 --n alu=1000000
 #   BUILD_DIR=/tmp/b benchmarks/run.sh   # another build directory (default: build/)
 #

@@ -79,9 +79,11 @@ typedef struct DbtStats {
     uint64_t jit_code_bytes, jit_links, jit_runs, jit_compile_ns;
 } DbtStats;
 
-/* Which back end runs translated blocks. */
-enum { DBT_BACKEND_INTERP, DBT_BACKEND_JIT };
+/* Which back end runs translated blocks; DIFF runs each block under both and compares
+ * (dbt/diff.h). */
+enum { DBT_BACKEND_INTERP, DBT_BACKEND_JIT, DBT_BACKEND_DIFF };
 struct Jit;
+struct DbtDiff;
 
 typedef struct DbtCpu {
     CpuState s;   /* EFLAGS arithmetic bits live in cc, not in s.rflags, while running */
@@ -139,6 +141,7 @@ typedef struct DbtCpu {
     uint64_t jit_insns_base; /* st.insns when compiled code was entered */
     uint64_t jit_limit;      /* compiled code returns to dbt_exec after this many instructions;
                                 0 makes it return at the next block entry (kick, MMIO) */
+    struct DbtDiff *diff;    /* the differential mode's state (dbt/diff.c), NULL when off */
 } DbtCpu;
 
 /* Leave the current instruction with an exception. Never returns. */
@@ -236,8 +239,8 @@ static inline unsigned dbt_jc_index(uint64_t pc)
     return (unsigned)(pc ^ (pc >> DBT_JC_BITS)) & ((1u << DBT_JC_BITS) - 1);
 }
 
-/* Back-end choice: "interp" or "jit" -> DBT_BACKEND_*, -1 if unknown. The default for new CPUs
- * is, in order: dbt_set_default_backend() (main's -dbt-backend), the environment variable
+/* Back-end choice: "interp", "jit" or "diff" -> DBT_BACKEND_*, -1 if unknown. The default for new
+ * CPUs is, in order: dbt_set_default_backend() (main's -dbt-backend), the environment variable
  * DUALVM_DBT_BACKEND, then jit where this host has one and interp elsewhere. */
 int dbt_backend_parse(const char *name);
 void dbt_set_default_backend(int backend);
@@ -250,7 +253,8 @@ void dbt_request_exit(DbtCpu *env);
 
 DbtCpu *dbt_new(Machine *m);
 void dbt_free(DbtCpu *env);
-enum { DBT_RUN_DEADLINE, DBT_RUN_HLT, DBT_RUN_STOP, DBT_RUN_SHUTDOWN, DBT_RUN_ERROR };
+/* DBT_RUN_DIFF: the differential mode found the back ends disagreeing (dbt_diff_report). */
+enum { DBT_RUN_DEADLINE, DBT_RUN_HLT, DBT_RUN_STOP, DBT_RUN_SHUTDOWN, DBT_RUN_ERROR, DBT_RUN_DIFF };
 /* Run until something for the machine to do; returns a DBT_RUN_* code. */
 int dbt_exec(DbtCpu *env, volatile int *kick, int64_t deadline_ns);
 void dbt_print_stats(DbtCpu *env, FILE *f);

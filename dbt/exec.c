@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dbt/diff.h"
 #include "dbt/ir.h"
 #include "dbt/jit.h"
 
@@ -234,12 +235,14 @@ int dbt_backend_parse(const char *name)
         return DBT_BACKEND_INTERP;
     if (!strcmp(name, "jit"))
         return DBT_BACKEND_JIT;
+    if (!strcmp(name, "diff"))
+        return DBT_BACKEND_DIFF;
     return -1;
 }
 
 const char *dbt_backend_name(int backend)
 {
-    return backend == DBT_BACKEND_JIT ? "jit" : "interp";
+    return backend == DBT_BACKEND_JIT ? "jit" : backend == DBT_BACKEND_DIFF ? "diff" : "interp";
 }
 
 void dbt_set_default_backend(int backend)
@@ -249,7 +252,8 @@ void dbt_set_default_backend(int backend)
 
 bool dbt_backend_available(int backend)
 {
-    return backend == DBT_BACKEND_INTERP || (backend == DBT_BACKEND_JIT && jit_supported());
+    return backend == DBT_BACKEND_INTERP ||
+           ((backend == DBT_BACKEND_JIT || backend == DBT_BACKEND_DIFF) && jit_supported());
 }
 
 static int initial_backend(void)
@@ -264,7 +268,7 @@ static int initial_backend(void)
 
 bool dbt_set_backend(DbtCpu *env, int backend)
 {
-    if (backend == DBT_BACKEND_JIT && !env->jit) {
+    if (backend != DBT_BACKEND_INTERP && !env->jit) {
         env->jit = jit_supported() ? jit_new(env) : NULL;
         if (!env->jit)
             return false;
@@ -272,10 +276,14 @@ bool dbt_set_backend(DbtCpu *env, int backend)
     if (env->nblocks)
         flush_all(env);
     free_zombies(env);
-    if (backend != DBT_BACKEND_JIT && env->jit) {
+    if (backend == DBT_BACKEND_INTERP && env->jit) {
         jit_free(env->jit);
         env->jit = NULL;
     }
+    if (backend != DBT_BACKEND_DIFF)
+        dbt_diff_detach(env);
+    else if (!dbt_diff_attach(env, env->error, env->error_len))
+        return false;
     env->backend = backend;
     return true;
 }
@@ -311,7 +319,8 @@ DbtCpu *dbt_new(Machine *m)
         dbt_free(env);
         return NULL;
     }
-    /* no code memory (a host that forbids executable mappings): the interpreter runs it all */
+    /* no code memory (a host that forbids executable mappings): the interpreter runs it all;
+     * a differential mode that cannot be had leaves why in env->error, for the caller */
     if (!dbt_set_backend(env, initial_backend()))
         env->backend = DBT_BACKEND_INTERP;
     return env;
@@ -321,6 +330,7 @@ void dbt_free(DbtCpu *env)
 {
     if (!env)
         return;
+    dbt_diff_detach(env);
     as_set_write_hook(env->as, NULL, NULL);
     if (env->m->mem_changed_opaque == env) {
         env->m->mem_changed = NULL;
@@ -474,9 +484,12 @@ int dbt_exec(DbtCpu *env, volatile int *kick, int64_t deadline_ns)
             env->rf_skip = env->s.rflags & FL_RF;
             env->s.rflags &= ~(uint64_t)FL_RF;
         }
-        if (env->jit)
+        if (env->jit && !env->diff)
             jit_link_last_exit(env, b);
-        if (b->host_code && jit_run(env, b))
+        if (env->diff) {
+            if (!dbt_diff_block(env, b))
+                return DBT_RUN_DIFF;
+        } else if (b->host_code && jit_run(env, b))
             ran_long = env->st.insns - env->jit_insns_base >= 1024;
         else
             dbt_interp(env, b);
@@ -503,7 +516,8 @@ void dbt_print_stats(DbtCpu *env, FILE *f)
     fprintf(f, "dbt: exceptions %llu, interrupts %llu\n", (unsigned long long)s->exceptions,
             (unsigned long long)s->interrupts);
     fprintf(f, "dbt: back end                 %s\n", dbt_backend_name(env->backend));
-    if (env->backend == DBT_BACKEND_JIT)
+    dbt_diff_print_stats(env, f);
+    if (env->jit)
         fprintf(f,
                 "dbt: jit: %llu blocks compiled (%llu KiB, %.3f ms), %llu interpreted, "
                 "%llu entries, %llu links\n",

@@ -21,6 +21,7 @@
 
 #include "accel/accel.h"
 #include "dbt/dbt.h"
+#include "dbt/diff.h"
 #include "fuzz/fuzz.h"
 #include "fuzz/ops.h"
 #include "hw/pc.h"
@@ -389,41 +390,26 @@ static void run_one(const uint8_t *data, size_t size, int force_backend, Outcome
     pc_free(m);
 }
 
-static bool seg_eq(const SegCache *a, const SegCache *b)
+/* The two runs agree: how they ended, RAM, and every field of the CPU state, compared by the
+ * translator's differential mode's own comparison (dbt_state_diff); out (if not NULL) gets one
+ * line per difference. */
+static bool same_outcome(const Outcome *a, const Outcome *b, GString *out)
 {
-    return a->sel == b->sel && a->base == b->base && a->limit == b->limit && a->attr == b->attr;
-}
-
-static bool same_outcome(const Outcome *a, const Outcome *b)
-{
-    const CpuState *x = &a->s, *y = &b->s;
-    bool same = a->exit == b->exit && x->rip == y->rip && x->rflags == y->rflags &&
-                !memcmp(x->regs, y->regs, 8 * sizeof(x->regs[0])) && x->cr0 == y->cr0 &&
-                x->cr2 == y->cr2 && x->cr3 == y->cr3 && x->cr4 == y->cr4 &&
-                x->halted == y->halted && a->ram_hash == b->ram_hash;
-    for (int i = 0; i < CPU_NR_SEGS; i++)
-        same = same && seg_eq(&x->seg[i], &y->seg[i]);
-    return same;
-}
-
-static void show(const char *who, const Outcome *o)
-{
-    const CpuState *s = &o->s;
-    fprintf(stderr,
-            "%s: exit %d at %04x:%08llx eflags %08llx eax %08llx ecx %08llx edx %08llx ebx "
-            "%08llx esp %08llx ebp %08llx esi %08llx edi %08llx cr0 %08llx cr2 %08llx cr3 "
-            "%08llx cr4 %08llx ram %016llx%s %s\n",
-            who, (int)o->exit, s->seg[S_CS].sel, (unsigned long long)s->rip,
-            (unsigned long long)s->rflags, (unsigned long long)s->regs[0],
-            (unsigned long long)s->regs[1], (unsigned long long)s->regs[2],
-            (unsigned long long)s->regs[3], (unsigned long long)s->regs[4],
-            (unsigned long long)s->regs[5], (unsigned long long)s->regs[6],
-            (unsigned long long)s->regs[7], (unsigned long long)s->cr0, (unsigned long long)s->cr2,
-            (unsigned long long)s->cr3, (unsigned long long)s->cr4, (unsigned long long)o->ram_hash,
-            s->halted ? " halted" : "", o->error);
-    for (int i = 0; i < CPU_NR_SEGS; i++)
-        fprintf(stderr, "  seg %d: %04x base %08llx limit %08x attr %04x\n", i, s->seg[i].sel,
-                (unsigned long long)s->seg[i].base, s->seg[i].limit, s->seg[i].attr);
+    unsigned k = dbt_state_diff(&a->s, &b->s, "interp", "jit", out);
+    if (a->exit != b->exit || strcmp(a->error, b->error)) {
+        k++;
+        if (out)
+            g_string_append_printf(out, "  exit: interp %d (%s)  jit %d (%s)\n", (int)a->exit,
+                                   a->error, (int)b->exit, b->error);
+    }
+    if (a->ram_hash != b->ram_hash) {
+        k++;
+        if (out)
+            g_string_append_printf(out, "  RAM hash: interp %016llx  jit %016llx\n",
+                                   (unsigned long long)a->ram_hash,
+                                   (unsigned long long)b->ram_hash);
+    }
+    return k == 0;
 }
 
 /* flags bit 3: the same input under both back ends, which must agree (DESIGN.md: the
@@ -439,17 +425,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     run_one(data, size, DBT_BACKEND_INTERP, &a);
     run_one(data, size, DBT_BACKEND_JIT, &b);
-    if (a.exit == VCPU_EXIT_DEADLINE || b.exit == VCPU_EXIT_DEADLINE || same_outcome(&a, &b))
+    if (a.exit == VCPU_EXIT_DEADLINE || b.exit == VCPU_EXIT_DEADLINE || same_outcome(&a, &b, NULL))
         return 0;
     /* A difference counts only if each back end gives the same result again: the RTC reads
      * the host's clock, which may tick between two runs. */
     static Outcome a2, b2;
     run_one(data, size, DBT_BACKEND_INTERP, &a2);
     run_one(data, size, DBT_BACKEND_JIT, &b2);
-    if (!same_outcome(&a, &a2) || !same_outcome(&b, &b2))
+    if (!same_outcome(&a, &a2, NULL) || !same_outcome(&b, &b2, NULL))
         return 0;
-    fprintf(stderr, "fuzz_dbt: the interpreter and the host-code back end disagree\n");
-    show("interp", &a);
-    show("jit   ", &b);
+    GString *why = g_string_new("");
+    same_outcome(&a, &b, why);
+    fprintf(stderr, "fuzz_dbt: the interpreter and the host-code back end disagree\n%s", why->str);
+    g_string_free(why, TRUE);
     abort();
 }

@@ -16,6 +16,7 @@ typedef struct IoRange {
 struct IoBus {
     IoRange *port[65536];
     GPtrArray *ranges; /* owns the IoRange structs */
+    uint64_t accesses;
 };
 
 static uint32_t size_mask(unsigned size)
@@ -53,8 +54,14 @@ int io_register(IoBus *bus, uint16_t port, uint32_t count, const IoOps *ops, voi
     return 0;
 }
 
+uint64_t io_accesses(const IoBus *bus)
+{
+    return bus->accesses;
+}
+
 uint32_t io_read(IoBus *bus, uint16_t port, unsigned size)
 {
+    bus->accesses++;
     if (size != 1 && size != 2 && size != 4)
         return 0xffffffffu;
     const IoRange *r = bus->port[port];
@@ -66,6 +73,7 @@ uint32_t io_read(IoBus *bus, uint16_t port, unsigned size)
 
 void io_write(IoBus *bus, uint16_t port, uint32_t val, unsigned size)
 {
+    bus->accesses++;
     if (size != 1 && size != 2 && size != 4)
         return;
     const IoRange *r = bus->port[port];

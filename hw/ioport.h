@@ -25,5 +25,8 @@ int io_register(IoBus *bus, uint16_t port, uint32_t count, const IoOps *ops, voi
 
 uint32_t io_read(IoBus *bus, uint16_t port, unsigned size);
 void io_write(IoBus *bus, uint16_t port, uint32_t val, unsigned size);
+/* How many io_read/io_write calls the bus has seen (the translator's differential mode runs a
+ * block that reached a device only once). */
+uint64_t io_accesses(const IoBus *bus);
 
 #endif

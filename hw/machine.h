@@ -24,6 +24,7 @@ typedef enum StopReason {
     STOP_ERROR,       /* engine or machine error: message already set */
     STOP_HALTED,      /* HLT with interrupts off and nothing that can wake it */
     STOP_SIGNAL,      /* SIGINT/SIGTERM */
+    STOP_DIFF,        /* the translator's differential mode found its back ends disagreeing */
 } StopReason;
 
 /* A drive on the IDE controller (-drive if=ide, -hda..-hdd, -cdrom): index is channel * 2 +

@@ -13,6 +13,7 @@ struct AddressSpace {
     guint last_hit;  /* index of the region the previous lookup found; checked first */
     AsWriteHook hook;
     void *hook_opaque;
+    uint64_t mmio_accesses;
 };
 
 static inline MemRegion *region_at(const AddressSpace *as, guint i)
@@ -217,6 +218,7 @@ MemResult as_read(AddressSpace *as, uint64_t gpa, void *buf, size_t len)
         } else if (r->kind == MEM_MMIO) {
             /* A copy: the device may add or remove regions, moving the array under r. */
             MemRegion rc = *r;
+            as->mmio_accesses++;
             mmio_read(&rc, gpa, p, n);
         } else {
             memcpy(p, r->host + (gpa - r->gpa), n);
@@ -239,6 +241,7 @@ MemResult as_write(AddressSpace *as, uint64_t gpa, const void *buf, size_t len)
             res = MEM_UNMAPPED;
         } else if (r->kind == MEM_MMIO) {
             MemRegion rc = *r; /* see as_read */
+            as->mmio_accesses++;
             mmio_write(&rc, gpa, p, n);
         } else if (r->kind == MEM_RAM) {
             memcpy(r->host + (gpa - r->gpa), p, n);
@@ -307,6 +310,11 @@ int as_load(AddressSpace *as, uint64_t gpa, const void *buf, size_t len)
         gpa += n;
     }
     return 0;
+}
+
+uint64_t as_mmio_accesses(const AddressSpace *as)
+{
+    return as->mmio_accesses;
 }
 
 void as_set_write_hook(AddressSpace *as, AsWriteHook hook, void *opaque)

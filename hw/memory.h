@@ -80,6 +80,10 @@ int as_load(AddressSpace *as, uint64_t gpa, const void *buf, size_t len);
 
 void as_set_write_hook(AddressSpace *as, AsWriteHook hook, void *opaque);
 
+/* How many MMIO accesses as_read/as_write have made so far: the translator's differential mode
+ * runs a block that reached a device only once, since a device access cannot be undone. */
+uint64_t as_mmio_accesses(const AddressSpace *as);
+
 /* Iterate regions in address order (for KVM memory slots, e820 maps). */
 size_t as_region_count(AddressSpace *as);
 const MemRegion *as_region(AddressSpace *as, size_t i);
