@@ -45,6 +45,11 @@ enum {
     MODE_PG = 1 << 4,
     MODE_CPL_SHIFT = 5, /* two bits */
     MODE_STEP = 1 << 7, /* one instruction per block: EFLAGS.TF or RF, or data breakpoints */
+    /* DS, ES and SS are flat (dbt_seg_flat): compiled code skips their segment checks and base
+     * add. Whatever reloads one of them ends the block (translate.c) and leaves chained code
+     * if the mode changed (the JIT's segment-load wrapper), so a block never runs in a state
+     * other than the one it was compiled for. */
+    MODE_FLAT = 1 << 8,
 };
 
 /* DR6 / DR7 bits */
@@ -189,6 +194,15 @@ static inline unsigned dbt_cpl(const DbtCpu *env)
 }
 
 uint32_t dbt_mode(const DbtCpu *env);
+
+/* Base 0, limit 4 GiB, and a type that passes every inline check of a data access: present,
+ * data, expand-up, writable. An access through such a segment needs no segment check unless
+ * offset + size - 1 passes 4 GiB: its last byte then lands on a linear page >= 4 GiB, which no
+ * TLB tag holds, so the access takes the slow path and its full checks. */
+static inline bool dbt_seg_flat(const SegCache *c)
+{
+    return c->base == 0 && c->limit == 0xffffffff && (c->attr & 0x8e) == 0x82;
+}
 
 /* Deliver interrupt or exception vector (dbt/excp.c). is_sw: INT n (privilege check on the gate,
  * return address after the instruction). next_eip: EIP to push for traps and software ints. */

@@ -63,6 +63,9 @@ uint32_t dbt_mode(const DbtCpu *env)
     if (env->s.cr0 & CR0_PG)
         m |= MODE_PG;
     m |= dbt_cpl(env) << MODE_CPL_SHIFT;
+    if (dbt_seg_flat(&env->s.seg[S_DS]) && dbt_seg_flat(&env->s.seg[S_ES]) &&
+        dbt_seg_flat(&env->s.seg[S_SS]))
+        m |= MODE_FLAT;
     /* single-step, the instruction after an IRET that set RF, data breakpoints: the run loop
      * looks at the debug conditions after every instruction (dbt_step_done) */
     if ((env->s.rflags & (FL_TF | FL_RF)) || dbt_data_bp_active(env) || env->in_shadow)

@@ -35,7 +35,10 @@
  * env->cur_eip and env->st.insns set), so a fault raised there is precise. Slow accesses that
  * did not end in RAM (MMIO, ROM, pages holding code) set env->jit_limit to 0, so the run loop
  * looks at interrupts and stop requests at the next block boundary, as it does after every
- * block for the interpreter. ea()'s SHLI/ADD/ADDI become one lea.
+ * block for the interpreter. ea()'s SHLI/ADD/ADDI become one lea. Blocks compiled for
+ * MODE_FLAT (DS, ES, SS with base 0, limit 4 GiB, writable data) use the offset as the linear
+ * address for those segments with no segment check: an access running past 4 GiB ends on a
+ * page >= 4 GiB, which no TLB tag holds, so the slow path makes the full check.
  *
  * Instructions and self-modifying code. env->st.insns is exact whenever C code can look: R15
  * is added at each exit, and env->st.insns = jit_insns_base + R15 + (instructions of this block
@@ -1319,48 +1322,57 @@ static void gen_mem(Cg *g, const IrOp *o, bool st)
     }
     int l_slow = new_label(g), l_join = new_label(g), l_segok = new_label(g);
     int32_t so = OFF_SEG(seg);
+    /* MODE_FLAT: the offset is the linear address (base 0) and needs no segment check: an
+     * access past 4 GiB ends on a page no TLB tag holds and takes the slow path below. That
+     * needs an offset with its upper half clear, which every address-size op leaves. */
+    bool flat = (g->b->mode & MODE_FLAT) && (seg == S_DS || seg == S_ES || seg == S_SS) &&
+                (a.kind == VCONST ? a.imm <= 0xffffffffull : g->wid[ra] <= 4);
+    int lin = flat ? ra : RS0;
+    int32_t tlb = OFF(tlb);
 
-    /* segment: offset + size - 1 <= limit, then the type */
-    lea(g, 8, RS0, M_(ra, size - 1));
-    load(g, 4, RS1, ENV(so + (int32_t)offsetof(SegCache, limit)));
-    alu_rr(g, 8, A_CMP, RS0, RS1);
-    jcc_l(g, HC_A, l_slow);
-    load(g, 1, RS1, ENV(so + (int32_t)offsetof(SegCache, attr)));
-    alu_ri(g, 4, A_AND, R_(RS1), st ? 0x8e : 0x8c);
-    alu_ri(g, 4, A_CMP, R_(RS1), st ? 0x82 : 0x80);
-    if (st) {
-        jcc_l(g, HC_NE, l_slow);
-    } else {
-        /* not a plain data segment: a readable code segment will do for a load */
-        int l_code = new_label(g);
-        jcc_l(g, HC_NE, l_code);
-        g->cur = COLD;
-        bind(g, l_code);
+    if (!flat) {
+        /* segment: offset + size - 1 <= limit, then the type */
+        lea(g, 8, RS0, M_(ra, size - 1));
+        load(g, 4, RS1, ENV(so + (int32_t)offsetof(SegCache, limit)));
+        alu_rr(g, 8, A_CMP, RS0, RS1);
+        jcc_l(g, HC_A, l_slow);
         load(g, 1, RS1, ENV(so + (int32_t)offsetof(SegCache, attr)));
-        alu_ri(g, 4, A_AND, R_(RS1), 0x8a);
-        alu_ri(g, 4, A_CMP, R_(RS1), 0x8a);
-        jcc_l(g, HC_NE, l_slow);
-        jmp_l(g, l_segok);
-        g->cur = HOT;
+        alu_ri(g, 4, A_AND, R_(RS1), st ? 0x8e : 0x8c);
+        alu_ri(g, 4, A_CMP, R_(RS1), st ? 0x82 : 0x80);
+        if (st) {
+            jcc_l(g, HC_NE, l_slow);
+        } else {
+            /* not a plain data segment: a readable code segment will do for a load */
+            int l_code = new_label(g);
+            jcc_l(g, HC_NE, l_code);
+            g->cur = COLD;
+            bind(g, l_code);
+            load(g, 1, RS1, ENV(so + (int32_t)offsetof(SegCache, attr)));
+            alu_ri(g, 4, A_AND, R_(RS1), 0x8a);
+            alu_ri(g, 4, A_CMP, R_(RS1), 0x8a);
+            jcc_l(g, HC_NE, l_slow);
+            jmp_l(g, l_segok);
+            g->cur = HOT;
+        }
+        bind(g, l_segok);
+        /* linear address */
+        load(g, 8, RS0, ENV(so + (int32_t)offsetof(SegCache, base)));
+        alu_rr(g, 8, A_ADD, RS0, ra);
+        mov_rr(g, 4, RS0, RS0);
     }
-    bind(g, l_segok);
-    /* linear address, TLB entry, tag of the last byte's page against the first's entry */
-    load(g, 8, RS0, ENV(so + (int32_t)offsetof(SegCache, base)));
-    alu_rr(g, 8, A_ADD, RS0, ra);
-    mov_rr(g, 4, RS0, RS0);
-    mov_rr(g, 4, RS1, RS0);
+    /* TLB entry, tag of the last byte's page against the first's entry */
+    mov_rr(g, 4, RS1, lin);
     shift_ri(g, 4, SH_SHR, RS1, DBT_PAGE_BITS - 5);
     alu_ri(g, 4, A_AND, R_(RS1), (DBT_TLB_SIZE - 1) << 5);
-    lea(g, 8, tmp, M_(RS0, size - 1));
+    lea(g, 8, tmp, M_(lin, size - 1));
     alu_ri(g, 8, A_AND, R_(tmp), DBT_PAGE_MASK);
     alu_rm(g, 8, A_CMP, tmp,
            MX(RENV, RS1,
-              OFF(tlb) +
-                  (int32_t)(st ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag))));
+              tlb + (int32_t)(st ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag))));
     jcc_l(g, HC_NE, l_slow);
-    load(g, 8, RS1, MX(RENV, RS1, OFF(tlb) + (int32_t)offsetof(TlbEntry, addend)));
+    load(g, 8, RS1, MX(RENV, RS1, tlb + (int32_t)offsetof(TlbEntry, addend)));
     if (st) {
-        Rm m = MX(RS1, RS0, 0);
+        Rm m = MX(RS1, lin, 0);
         if (v.kind == VREG)
             store(g, size, m, v.reg);
         else if (size < 8 || is_s32(v.imm))
@@ -1368,7 +1380,7 @@ static void gen_mem(Cg *g, const IrOp *o, bool st)
         else
             mov_ri(g, tmp, v.imm), store(g, 8, m, tmp);
     } else {
-        load(g, size, dst, MX(RS1, RS0, 0));
+        load(g, size, dst, MX(RS1, lin, 0));
     }
     bind(g, l_join);
 
@@ -2313,6 +2325,17 @@ WATCHED(helper_out)
 WATCHED(helper_string)
 #undef WATCHED
 
+/* A segment load that changed the mode (DS, ES or SS no longer flat, or now flat) ends its block
+ * (translate.c); its exit must not chain to a block compiled for the old mode. */
+static uint64_t jit_helper_load_seg(DbtCpu *env, uint64_t a, uint64_t b, uint64_t c, uint64_t imm)
+{
+    uint32_t mode = dbt_mode(env);
+    uint64_t r = helper_load_seg(env, a, b, c, imm);
+    if (dbt_mode(env) != mode)
+        env->jit_limit = 0;
+    return r;
+}
+
 /* The function compiled code calls for a helper: frequent ones that only sometimes need the run
  * loop (POPF, STI, port I/O) through a wrapper that says when. */
 static IrHelper helper_to_call(const IrOp *o)
@@ -2328,6 +2351,8 @@ static IrHelper helper_to_call(const IrOp *o)
         return jit_helper_out;
     if (f == helper_string && ((o->imm & 0xff) == STR_INS || (o->imm & 0xff) == STR_OUTS))
         return jit_helper_string;
+    if (f == helper_load_seg && (o->imm == S_DS || o->imm == S_ES))
+        return jit_helper_load_seg;
     return f;
 }
 
@@ -2597,7 +2622,7 @@ static const char *check_block(const Block *b, bool *chainable)
         return "empty block";
     /* a mode bit added after this back end (single-stepping, ...) may need the run loop after
      * every block: such blocks stay with the interpreter */
-    if (b->mode & ~((1u << (MODE_CPL_SHIFT + 2)) - 1))
+    if (b->mode & ~(((1u << (MODE_CPL_SHIFT + 2)) - 1) | MODE_FLAT))
         return "mode the back end does not know";
     for (uint32_t i = 0; i < b->nops; i++) {
         const IrOp *o = &b->ops[i];
