@@ -95,10 +95,12 @@ typedef struct DbtCpu {
     AddressSpace *as;
     IoBus *io;
 
-    /* direct-mapped entries, then DBT_TLB_VICTIMS fully associative ones holding what the
-     * direct-mapped part evicted (two buffers 4 MiB apart would otherwise evict each other on
-     * every access of a copy loop) */
-    TlbEntry tlb[DBT_TLB_SIZE + DBT_TLB_VICTIMS];
+    /* One TLB per privilege, [0] supervisor and [1] user (CPL 3), each with the rights of its
+     * side, so a CPL change needs no flush (QEMU's MMU indexes): compiled code knows its CPL
+     * from its mode. Each has direct-mapped entries, then DBT_TLB_VICTIMS fully associative
+     * ones holding what the direct-mapped part evicted (two buffers 4 MiB apart would otherwise
+     * evict each other on every access of a copy loop). */
+    TlbEntry tlb[2][DBT_TLB_ALL];
     unsigned tlb_victim_next;
     uint64_t a20_mask;
     uint32_t a20_gen_seen; /* Machine.a20_gen when a20_mask was last set */
@@ -193,6 +195,12 @@ static inline unsigned dbt_cpl(const DbtCpu *env)
     return env->s.seg[S_CS].sel & 3;
 }
 
+/* The direct-mapped TLB entry of linear address lin for user (CPL 3) or supervisor accesses. */
+static inline TlbEntry *dbt_tlb_entry(DbtCpu *env, bool user, uint64_t lin)
+{
+    return &env->tlb[user][(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+}
+
 uint32_t dbt_mode(const DbtCpu *env);
 
 /* Base 0, limit 4 GiB, and a type that passes every inline check of a data access: present,
@@ -217,7 +225,8 @@ uint64_t dbt_far_jmp(DbtCpu *env, uint16_t sel, uint64_t off, unsigned osz, uint
 uint64_t dbt_far_call(DbtCpu *env, uint16_t sel, uint64_t off, unsigned osz, uint64_t next_eip);
 /* IRET with EFLAGS.NT set: return to the task named by the current TSS's back link. */
 uint64_t dbt_task_return(DbtCpu *env, uint64_t next_eip);
-/* The CPL or the user/supervisor side changed: drop what the TLB cached for the old one. */
+/* The CPL may have changed (or EFLAGS.AC with it): alignment checking at CPL 3 keeps the user
+ * TLB empty, so entering it with AC and CR0.AM set drops it. */
 void dbt_cpl_changed(DbtCpu *env, unsigned old_cpl);
 /* INT n in virtual-8086 mode: to the 8086 handler (CR4.VME redirection), to the protected-mode
  * handler (IOPL 3), or #GP(0) to the monitor. */

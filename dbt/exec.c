@@ -123,9 +123,10 @@ void dbt_mark_code_page(DbtCpu *env, uint64_t phys_page)
         return;
     env->code_pages[pn] = 1;
     /* writes to this page must now take the slow path */
-    for (unsigned i = 0; i < DBT_TLB_ALL; i++)
-        if (env->tlb[i].phys == phys_page)
-            env->tlb[i].write_tag = ~0ull;
+    for (unsigned u = 0; u < 2; u++)
+        for (unsigned i = 0; i < DBT_TLB_ALL; i++)
+            if (env->tlb[u][i].phys == phys_page)
+                env->tlb[u][i].write_tag = ~0ull;
 }
 
 static void page_add_block(DbtCpu *env, uint64_t page, Block *b)

@@ -1168,7 +1168,7 @@ static JitSlot *new_slot(Cg *g, uint64_t eip)
 static void after_slow(DbtCpu *env, int seg, uint64_t off, bool write)
 {
     uint64_t lin = (env->s.seg[seg].base + off) & 0xffffffffull;
-    const TlbEntry *e = &env->tlb[(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+    const TlbEntry *e = dbt_tlb_entry(env, dbt_cpl(env) == 3, lin);
     if ((write ? e->write_tag : e->read_tag) != (lin & DBT_PAGE_MASK))
         env->jit_limit = 0;
 }
@@ -1328,7 +1328,10 @@ static void gen_mem(Cg *g, const IrOp *o, bool st)
     bool flat = (g->b->mode & MODE_FLAT) && (seg == S_DS || seg == S_ES || seg == S_SS) &&
                 (a.kind == VCONST ? a.imm <= 0xffffffffull : g->wid[ra] <= 4);
     int lin = flat ? ra : RS0;
-    int32_t tlb = OFF(tlb);
+    /* the TLB of the block's privilege */
+    int32_t tlb =
+        OFF(tlb) +
+        (((g->b->mode >> MODE_CPL_SHIFT) & 3) == 3 ? (int32_t)sizeof(((DbtCpu *)0)->tlb[1]) : 0);
 
     if (!flat) {
         /* segment: offset + size - 1 <= limit, then the type */

@@ -12,12 +12,13 @@
  * supervisor too. Accessed bits are set in every entry of a successful walk, the dirty bit in
  * the last one on a write.
  *
- * The TLB caches the rights of the current privilege (CPL 3 = user): the run loop flushes it
- * when the CPL moves between user and supervisor. Implicit supervisor accesses made at CPL 3
- * (descriptor tables, TSS, the inner stack of an interrupt) walk as supervisor and are never
- * cached. The TLB is not filled while alignment checking or a data breakpoint is active, so
- * every access then reaches dbt_ld/dbt_st, where they are checked (the host-code back end uses
- * the TLB inline). Global pages (CR4.PGE) are flushed like any other: always correct.
+ * There are two TLBs, one with the rights of user (CPL 3) accesses and one with the
+ * supervisor's, so a CPL change keeps both; implicit supervisor accesses made at CPL 3
+ * (descriptor tables, TSS, the inner stack of an interrupt) use the supervisor one. The user
+ * TLB is not filled while alignment checking is active, and neither while a data breakpoint
+ * is, so every access then reaches dbt_ld/dbt_st, where they are checked (the host-code back
+ * end uses the TLB inline). Global pages (CR4.PGE) are flushed like any other: always
+ * correct.
  *
  * Page tables that point outside RAM are read through the address space, which gives all-ones
  * for unmapped addresses: a bounded read and, at worst, a guest #PF, never a host access. */
@@ -72,11 +73,14 @@ void dbt_tlb_flush_page(DbtCpu *env, uint64_t lin)
         lo = lin & ~0x3fffffull;
         hi = lo + 0x400000;
     }
-    for (unsigned i = 0; i < DBT_TLB_ALL; i++) {
-        TlbEntry *e = &env->tlb[i];
-        if ((e->read_tag >= lo && e->read_tag < hi) || (e->write_tag >= lo && e->write_tag < hi)) {
-            e->read_tag = ~0ull;
-            e->write_tag = ~0ull;
+    for (unsigned u = 0; u < 2; u++) {
+        for (unsigned i = 0; i < DBT_TLB_ALL; i++) {
+            TlbEntry *e = &env->tlb[u][i];
+            if ((e->read_tag >= lo && e->read_tag < hi) ||
+                (e->write_tag >= lo && e->write_tag < hi)) {
+                e->read_tag = ~0ull;
+                e->write_tag = ~0ull;
+            }
         }
     }
     for (unsigned i = 0; i < (1u << DBT_JC_BITS); i++) {
@@ -255,20 +259,20 @@ static bool is_code_page(DbtCpu *env, uint64_t phys)
     return pn < env->code_pages_n && env->code_pages[pn];
 }
 
-/* Fill the TLB for the page of lin if it is plain RAM (ROM: reads only). user: the rights the
- * walk used, which must be the current privilege's. */
+/* Fill user's TLB for the page of lin if it is plain RAM (ROM: reads only). user: the rights
+ * the walk used. */
 static void tlb_fill(DbtCpu *env, uint64_t lin, const Walk *w, bool user)
 {
-    if (user != cur_user(env) || ac_on(env) || dbt_data_bp_active(env))
+    if ((user && ac_on(env)) || dbt_data_bp_active(env))
         return;
     uint64_t ppage = w->pa & DBT_PAGE_MASK;
     const MemRegion *r = as_find(env->as, ppage);
     if (!r || r->kind == MEM_MMIO || ppage < r->gpa || ppage + DBT_PAGE_SIZE > r->gpa + r->size)
         return;
-    TlbEntry *e = &env->tlb[(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+    TlbEntry *e = dbt_tlb_entry(env, user, lin);
     uint64_t vpage = lin & DBT_PAGE_MASK;
     if (e->read_tag != ~0ull && e->read_tag != vpage)
-        env->tlb[DBT_TLB_SIZE + (env->tlb_victim_next++ % DBT_TLB_VICTIMS)] = *e;
+        env->tlb[user][DBT_TLB_SIZE + (env->tlb_victim_next++ % DBT_TLB_VICTIMS)] = *e;
     e->read_tag = vpage;
     e->write_tag =
         (w->writable && r->kind == MEM_RAM && !is_code_page(env, ppage)) ? vpage : ~0ull;
@@ -292,15 +296,15 @@ static uint64_t lin_mask(const DbtCpu *env)
 }
 
 /* A miss in the direct-mapped TLB may hit an evicted entry: swap it back in. */
-static bool victim_hit(DbtCpu *env, uint64_t lin, unsigned size, bool write)
+static bool victim_hit(DbtCpu *env, uint64_t lin, unsigned size, bool write, bool user)
 {
     uint64_t vpage = lin & DBT_PAGE_MASK;
     if ((lin & (DBT_PAGE_SIZE - 1)) + size > DBT_PAGE_SIZE)
         return false;
     for (unsigned i = DBT_TLB_SIZE; i < DBT_TLB_ALL; i++) {
-        TlbEntry *v = &env->tlb[i];
+        TlbEntry *v = &env->tlb[user][i];
         if ((write ? v->write_tag : v->read_tag) == vpage) {
-            TlbEntry *e = &env->tlb[(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+            TlbEntry *e = dbt_tlb_entry(env, user, lin);
             TlbEntry t = *e;
             *e = *v;
             *v = t;
@@ -320,7 +324,7 @@ static uint64_t slow_ld(DbtCpu *env, uint64_t lin, unsigned size, bool user)
     uint8_t buf[8];
     uint64_t pa[2];
     Walk w;
-    if (user == cur_user(env) && victim_hit(env, lin, size, false))
+    if (victim_hit(env, lin, size, false, user))
         return ld_lin(env, lin, size, user);
     env->st.tlb_misses++;
     uint64_t end = (lin + size - 1) & lin_mask(env);
@@ -343,7 +347,7 @@ static void slow_st(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size, bool
 {
     uint64_t pa[2];
     Walk w;
-    if (user == cur_user(env) && victim_hit(env, lin, size, true)) {
+    if (victim_hit(env, lin, size, true, user)) {
         st_lin(env, lin, val, size, user);
         return;
     }
@@ -364,12 +368,10 @@ static void slow_st(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size, bool
         as_write(env->as, pa[1], buf + first, size - first);
 }
 
-/* The TLB holds entries of the current privilege; a hit is good for a supervisor access too
- * (no SMAP: user pages are open to the supervisor, and user-writable ones writable). */
 static inline uint64_t ld_lin(DbtCpu *env, uint64_t lin, unsigned size, bool user)
 {
     lin &= lin_mask(env);
-    TlbEntry *e = &env->tlb[(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+    TlbEntry *e = dbt_tlb_entry(env, user, lin);
     if (__builtin_expect(e->read_tag == (lin & DBT_PAGE_MASK) &&
                              (lin & (DBT_PAGE_SIZE - 1)) + size <= DBT_PAGE_SIZE,
                          1)) {
@@ -400,7 +402,7 @@ static inline uint64_t ld_lin(DbtCpu *env, uint64_t lin, unsigned size, bool use
 static inline void st_lin(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size, bool user)
 {
     lin &= lin_mask(env);
-    TlbEntry *e = &env->tlb[(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+    TlbEntry *e = dbt_tlb_entry(env, user, lin);
     if (__builtin_expect(e->write_tag == (lin & DBT_PAGE_MASK) &&
                              (lin & (DBT_PAGE_SIZE - 1)) + size <= DBT_PAGE_SIZE,
                          1)) {
