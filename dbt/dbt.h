@@ -129,6 +129,9 @@ typedef struct DbtCpu {
     /* block cache */
     GHashTable *blocks;        /* (phys | mode << 40) -> Block */
     Block *jc[1u << DBT_JC_BITS]; /* virtual-EIP keyed fast lookup */
+    /* A filter of the linear pages the blocks in jc start on or run into (dbt_jc_page_bit):
+     * INVLPG of a page with its bit clear needs no look at jc. Cleared with jc. */
+    uint64_t jc_pages[(1u << DBT_JC_BITS) / 64];
     GHashTable *page_blocks;   /* phys page -> GSList of Block */
     uint8_t *code_pages;       /* bitmap-ish: 1 per 4 KiB physical page holding code */
     uint64_t code_pages_n;
@@ -252,6 +255,13 @@ bool dbt_rdmsr(DbtCpu *env, uint32_t msr, uint64_t *val);
 bool dbt_wrmsr(DbtCpu *env, uint32_t msr, uint64_t val);
 /* Segment register load with the mode's rules (real/vm86: base = sel*16; protected: descriptor). */
 void dbt_load_seg(DbtCpu *env, int seg, uint16_t sel);
+
+/* The bit of the linear page holding lin in DbtCpu.jc_pages. */
+static inline unsigned dbt_jc_page_bit(uint64_t lin)
+{
+    uint64_t pn = lin >> DBT_PAGE_BITS;
+    return (unsigned)(pn ^ (pn >> DBT_JC_BITS)) & ((1u << DBT_JC_BITS) - 1);
+}
 
 /* The block cache's direct-mapped lookup table index for linear pc (exec.c, jit). */
 static inline unsigned dbt_jc_index(uint64_t pc)

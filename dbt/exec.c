@@ -76,6 +76,7 @@ uint32_t dbt_mode(const DbtCpu *env)
 static void block_unlink_all(DbtCpu *env)
 {
     memset(env->jc, 0, sizeof(env->jc));
+    memset(env->jc_pages, 0, sizeof(env->jc_pages));
 }
 
 static void free_zombies(DbtCpu *env)
@@ -394,6 +395,11 @@ static Block *find_block(DbtCpu *env)
         }
     }
     env->jc[h] = b;
+    /* its first page, and the next one, which it may run into */
+    for (unsigned i = 0; i < 2; i++) {
+        unsigned bit = dbt_jc_page_bit(pc + i * DBT_PAGE_SIZE);
+        env->jc_pages[bit / 64] |= 1ull << (bit % 64);
+    }
     return b;
 }
 

@@ -61,6 +61,15 @@ void dbt_tlb_flush(DbtCpu *env)
     env->tlb_large = false;
     /* the jump cache maps linear EIPs to blocks: a new mapping may put other code there */
     memset(env->jc, 0, sizeof(env->jc));
+    memset(env->jc_pages, 0, sizeof(env->jc_pages));
+}
+
+static void tlb_drop(TlbEntry *e, uint64_t lo, uint64_t hi)
+{
+    if ((e->read_tag >= lo && e->read_tag < hi) || (e->write_tag >= lo && e->write_tag < hi)) {
+        e->read_tag = ~0ull;
+        e->write_tag = ~0ull;
+    }
 }
 
 void dbt_tlb_flush_page(DbtCpu *env, uint64_t lin)
@@ -74,14 +83,17 @@ void dbt_tlb_flush_page(DbtCpu *env, uint64_t lin)
         hi = lo + 0x400000;
     }
     for (unsigned u = 0; u < 2; u++) {
-        for (unsigned i = 0; i < DBT_TLB_ALL; i++) {
-            TlbEntry *e = &env->tlb[u][i];
-            if ((e->read_tag >= lo && e->read_tag < hi) ||
-                (e->write_tag >= lo && e->write_tag < hi)) {
-                e->read_tag = ~0ull;
-                e->write_tag = ~0ull;
-            }
-        }
+        /* a page's entry is at the index of its page number, or among the victims */
+        uint64_t pages = (hi - lo) >> DBT_PAGE_BITS;
+        for (uint64_t k = 0; k < pages && k < DBT_TLB_SIZE; k++)
+            tlb_drop(dbt_tlb_entry(env, u, lo + (k << DBT_PAGE_BITS)), lo, hi);
+        for (unsigned i = DBT_TLB_SIZE; i < DBT_TLB_ALL; i++)
+            tlb_drop(&env->tlb[u][i], lo, hi);
+    }
+    if (hi - lo == DBT_PAGE_SIZE) {
+        unsigned bit = dbt_jc_page_bit(lo);
+        if (!(env->jc_pages[bit / 64] & (1ull << (bit % 64))))
+            return; /* no block in jc starts on this page or runs into it */
     }
     for (unsigned i = 0; i < (1u << DBT_JC_BITS); i++) {
         /* a block may run on into the page after its first */
@@ -95,7 +107,13 @@ void dbt_tlb_flush_page(DbtCpu *env, uint64_t lin)
 static uint64_t phys_ld(DbtCpu *env, uint64_t pa, unsigned size)
 {
     uint64_t v = 0;
-    as_read(env->as, pa & env->a20_mask, &v, size); /* all-ones outside memory */
+    pa &= env->a20_mask;
+    /* page tables are in RAM: straight from the host copy, the rest through the devices */
+    const void *p = as_host_ptr(env->as, pa, size, false);
+    if (__builtin_expect(p != NULL, 1))
+        memcpy(&v, p, size);
+    else
+        as_read(env->as, pa, &v, size); /* all-ones outside memory */
     return v;
 }
 
@@ -263,7 +281,7 @@ static bool is_code_page(DbtCpu *env, uint64_t phys)
  * the walk used. */
 static void tlb_fill(DbtCpu *env, uint64_t lin, const Walk *w, bool user)
 {
-    if ((user && ac_on(env)) || dbt_data_bp_active(env))
+    if ((user && ac_on(env)) || ((env->s.dr[7] & 0xff) && dbt_data_bp_active(env)))
         return;
     uint64_t ppage = w->pa & DBT_PAGE_MASK;
     const MemRegion *r = as_find(env->as, ppage);
@@ -334,6 +352,8 @@ static uint64_t slow_ld(DbtCpu *env, uint64_t lin, unsigned size, bool user)
     if ((lin & DBT_PAGE_MASK) != (end & DBT_PAGE_MASK)) {
         first = DBT_PAGE_SIZE - (lin & (DBT_PAGE_SIZE - 1));
         pa[1] = translate(env, end & DBT_PAGE_MASK, ACC_READ, user, &w);
+    } else if (dbt_tlb_entry(env, user, lin)->read_tag == (lin & DBT_PAGE_MASK)) {
+        return ld_lin(env, lin, size, user); /* a RAM page, now in the TLB */
     }
     as_read(env->as, pa[0], buf, first);
     if (first < size)
@@ -359,6 +379,9 @@ static void slow_st(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size, bool
     if ((lin & DBT_PAGE_MASK) != (end & DBT_PAGE_MASK)) {
         first = DBT_PAGE_SIZE - (lin & (DBT_PAGE_SIZE - 1));
         pa[1] = translate(env, end & DBT_PAGE_MASK, ACC_WRITE, user, &w);
+    } else if (dbt_tlb_entry(env, user, lin)->write_tag == (lin & DBT_PAGE_MASK)) {
+        st_lin(env, lin, val, size, user); /* plain RAM without code, now in the TLB */
+        return;
     }
     uint8_t buf[8];
     memcpy(buf, &val, size);
