@@ -22,7 +22,7 @@
 #include "dbt/alu.h"
 #include "hw/machine.h"
 
-#define DBT_TLB_BITS 8
+#define DBT_TLB_BITS 14
 #define DBT_TLB_SIZE (1u << DBT_TLB_BITS)
 #define DBT_TLB_VICTIMS 8
 #define DBT_TLB_ALL (DBT_TLB_SIZE + DBT_TLB_VICTIMS)
@@ -101,6 +101,15 @@ typedef struct DbtCpu {
      * ones holding what the direct-mapped part evicted (two buffers 4 MiB apart would otherwise
      * evict each other on every access of a copy loop). */
     TlbEntry tlb[2][DBT_TLB_ALL];
+    /* Per TLB, the direct-mapped entries filled since the last flush, so a flush resets those
+     * only and costs what the fills did (a large TLB, flushed by every CR3 write). tlb_nlog
+     * past DBT_TLB_SIZE: the log overflowed, the flush resets everything. */
+    uint16_t tlb_log[2][DBT_TLB_SIZE];
+    uint32_t tlb_nlog[2];
+    /* A filter of the physical pages some TLB entry may write (dbt_tlb_page_bit), so marking a
+     * page as code looks through the TLB only when it may have to revoke a write entry.
+     * Cleared by a flush. */
+    uint64_t tlb_wpages[(1u << DBT_JC_BITS) / 64];
     unsigned tlb_victim_next;
     uint64_t a20_mask;
     uint32_t a20_gen_seen; /* Machine.a20_gen when a20_mask was last set */
@@ -168,6 +177,8 @@ void dbt_st_lin(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size);
 uint64_t dbt_ld_lin_priv(DbtCpu *env, uint64_t lin, unsigned size, bool user);
 void dbt_st_lin_priv(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size, bool user);
 void dbt_tlb_flush(DbtCpu *env);
+/* Writes to physical page phys_page must take the slow path from now on (it holds code). */
+void dbt_tlb_protect_code(DbtCpu *env, uint64_t phys_page);
 /* The checks of a write of size bytes at seg:off (segment, paging), raising what the write
  * would, without writing (ENTER's probe of its final stack pointer). */
 void dbt_probe_write(DbtCpu *env, int seg, uint64_t off, unsigned size);

@@ -123,11 +123,7 @@ void dbt_mark_code_page(DbtCpu *env, uint64_t phys_page)
     if (pn >= env->code_pages_n || env->code_pages[pn])
         return;
     env->code_pages[pn] = 1;
-    /* writes to this page must now take the slow path */
-    for (unsigned u = 0; u < 2; u++)
-        for (unsigned i = 0; i < DBT_TLB_ALL; i++)
-            if (env->tlb[u][i].phys == phys_page)
-                env->tlb[u][i].write_tag = ~0ull;
+    dbt_tlb_protect_code(env, phys_page);
 }
 
 static void page_add_block(DbtCpu *env, uint64_t page, Block *b)
@@ -306,6 +302,7 @@ DbtCpu *dbt_new(Machine *m)
     env->error = g_malloc0(env->error_len);
     cpu_reset(&env->s);
     cc_set_eflags(&env->cc, 0);
+    env->tlb_nlog[0] = env->tlb_nlog[1] = DBT_TLB_SIZE + 1; /* all of it, the first time */
     dbt_tlb_flush(env);
     as_set_write_hook(m->as, write_hook, env);
     m->mem_changed = mem_changed;

@@ -55,13 +55,58 @@ enum { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2, ACC_PROBE_WRITE = 3 };
 /* 4 MiB PSE-36 PDE: bits 21:17 reserved */
 #define PSE_LARGE_RSVD 0x3e0000u
 
+/* Direct-mapped entry i of the user or supervisor TLB goes from empty to in use. */
+static void tlb_log(DbtCpu *env, bool user, unsigned i)
+{
+    uint32_t n = env->tlb_nlog[user];
+    if (n < DBT_TLB_SIZE)
+        env->tlb_log[user][n] = (uint16_t)i;
+    if (n <= DBT_TLB_SIZE)
+        env->tlb_nlog[user] = n + 1;
+}
+
+static unsigned tlb_page_bit(uint64_t phys_page)
+{
+    uint64_t pn = phys_page >> DBT_PAGE_BITS;
+    return (unsigned)(pn ^ (pn >> DBT_JC_BITS)) & ((1u << DBT_JC_BITS) - 1);
+}
+
 void dbt_tlb_flush(DbtCpu *env)
 {
-    memset(env->tlb, 0xff, sizeof(env->tlb));
+    _Static_assert(DBT_TLB_SIZE <= 65536, "tlb_log holds 16-bit indices");
+    for (unsigned u = 0; u < 2; u++) {
+        if (env->tlb_nlog[u] > DBT_TLB_SIZE) {
+            memset(env->tlb[u], 0xff, sizeof(env->tlb[u]));
+        } else {
+            for (uint32_t k = 0; k < env->tlb_nlog[u]; k++)
+                memset(&env->tlb[u][env->tlb_log[u][k]], 0xff, sizeof(TlbEntry));
+            memset(&env->tlb[u][DBT_TLB_SIZE], 0xff, DBT_TLB_VICTIMS * sizeof(TlbEntry));
+        }
+        env->tlb_nlog[u] = 0;
+    }
+    memset(env->tlb_wpages, 0, sizeof(env->tlb_wpages));
     env->tlb_large = false;
     /* the jump cache maps linear EIPs to blocks: a new mapping may put other code there */
     memset(env->jc, 0, sizeof(env->jc));
     memset(env->jc_pages, 0, sizeof(env->jc_pages));
+}
+
+void dbt_tlb_protect_code(DbtCpu *env, uint64_t phys_page)
+{
+    unsigned bit = tlb_page_bit(phys_page);
+    if (!(env->tlb_wpages[bit / 64] & (1ull << (bit % 64))))
+        return; /* no entry was filled for writes to it since the last flush */
+    for (unsigned u = 0; u < 2; u++) {
+        bool all = env->tlb_nlog[u] > DBT_TLB_SIZE;
+        uint32_t n = all ? DBT_TLB_ALL : env->tlb_nlog[u] + DBT_TLB_VICTIMS;
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t i = all                          ? k
+                         : k < env->tlb_nlog[u] ? env->tlb_log[u][k]
+                                                : DBT_TLB_SIZE + (k - env->tlb_nlog[u]);
+            if (env->tlb[u][i].phys == phys_page)
+                env->tlb[u][i].write_tag = ~0ull;
+        }
+    }
 }
 
 static void tlb_drop(TlbEntry *e, uint64_t lo, uint64_t hi)
@@ -289,11 +334,17 @@ static void tlb_fill(DbtCpu *env, uint64_t lin, const Walk *w, bool user)
         return;
     TlbEntry *e = dbt_tlb_entry(env, user, lin);
     uint64_t vpage = lin & DBT_PAGE_MASK;
-    if (e->read_tag != ~0ull && e->read_tag != vpage)
+    if (e->read_tag == ~0ull)
+        tlb_log(env, user, (unsigned)(e - env->tlb[user]));
+    else if (e->read_tag != vpage)
         env->tlb[user][DBT_TLB_SIZE + (env->tlb_victim_next++ % DBT_TLB_VICTIMS)] = *e;
     e->read_tag = vpage;
     e->write_tag =
         (w->writable && r->kind == MEM_RAM && !is_code_page(env, ppage)) ? vpage : ~0ull;
+    if (e->write_tag != ~0ull) {
+        unsigned bit = tlb_page_bit(ppage);
+        env->tlb_wpages[bit / 64] |= 1ull << (bit % 64);
+    }
     e->addend = (uintptr_t)(r->host + (ppage - r->gpa)) - (uintptr_t)vpage;
     e->phys = ppage;
     env->tlb_large |= w->large;
@@ -323,6 +374,8 @@ static bool victim_hit(DbtCpu *env, uint64_t lin, unsigned size, bool write, boo
         TlbEntry *v = &env->tlb[user][i];
         if ((write ? v->write_tag : v->read_tag) == vpage) {
             TlbEntry *e = dbt_tlb_entry(env, user, lin);
+            if (e->read_tag == ~0ull)
+                tlb_log(env, user, (unsigned)(e - env->tlb[user]));
             TlbEntry t = *e;
             *e = *v;
             *v = t;
