@@ -156,6 +156,8 @@ typedef struct DbtCpu {
     int backend;
     struct Jit *jit;
     uint64_t jit_insns_base; /* st.insns when compiled code was entered */
+    uint64_t jit_page[4];    /* compiled code: host addends of pages checked once for a group
+                                of accesses (0: check each one) */
     uint64_t jit_limit;      /* compiled code returns to dbt_exec after this many instructions;
                                 0 makes it return at the next block entry (kick, MMIO) */
 } DbtCpu;

@@ -234,7 +234,9 @@ typedef struct Cg {
     uint64_t eip;   /* EIP of the current instruction */
     bool smc_check; /* the current instruction stored or called a helper */
     bool chainable;
-    uint32_t *live; /* per op: temps live after it */
+    uint32_t *live;     /* per op: temps live after it */
+    struct MemGrp *mg;  /* per op: its access group (mem_groups) */
+    unsigned grp_slots; /* env->jit_page slots the block's groups use (a bit each) */
     jmp_buf fail;
     const char *why;
 } Cg;
@@ -1296,11 +1298,156 @@ static void gen_setr(Cg *g, const IrOp *o)
     }
 }
 
+/* Access groups. In a flat block, accesses at fixed displacements from one guest register
+ * that nothing writes in between (locals off EBP or ESP, fields off a struct pointer) are
+ * usually on one page. The first of such a group checks, once, that the whole window of
+ * displacements the group spans lies on one page the TLB maps (for writes if the group
+ * stores), and keeps the entry's addend in an env->jit_page slot; the others then go straight
+ * to host memory through it. Where that check fails the slot holds 0 and every access of the
+ * group makes its own check. The window is computed from the first access's address, modulo
+ * 4 GiB as the guest's: a window that would wrap ends on a page >= 4 GiB, which no tag holds.
+ * Helpers end all groups (they may write registers or change the TLB), and every slow path
+ * empties the slots after its call (a device access may have remapped memory). */
+#define GRP_SLOTS 4
+#define GRP_MIN 3    /* accesses in a group: fewer do not pay for the window check */
+#define GRP_SPAN 256 /* bytes a window may cover (the larger, the likelier across pages) */
+
+typedef struct MemGrp {
+    int8_t slot;   /* -1: not in a group */
+    bool first;    /* checks the window and fills the slot */
+    bool write;    /* (first) the group stores: check the write tag */
+    int32_t lo;    /* (first) window start - this access's displacement */
+    uint32_t span; /* (first) window size in bytes */
+} MemGrp;
+
+static bool op_defines(const IrOp *o);
+
+static void mem_groups(Cg *g)
+{
+    const Block *b = g->b;
+    uint32_t n = b->nops;
+    g->mg = g_new0(MemGrp, n);
+    for (uint32_t i = 0; i < n; i++)
+        g->mg[i].slot = -1;
+    if (!(b->mode & MODE_FLAT))
+        return;
+    /* each access's base register and displacement, and the register's version */
+    int *reg = g_new(int, n), *ver = g_new0(int, n);
+    int32_t *disp = g_new0(int32_t, n);
+    int def[IR_NTEMPS], regver[NGUEST] = {0}, epoch = 0;
+    for (int t = 0; t < IR_NTEMPS; t++)
+        def[t] = -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const IrOp *o = &b->ops[i];
+        reg[i] = -1;
+        if (o->op == IR_INSN) {
+            for (int t = 0; t < IR_NTEMPS; t++)
+                def[t] = -1;
+        } else if (o->op == IR_SETR) {
+            regver[o->aux & 7]++;
+        } else if (o->op == IR_HELPER) {
+            epoch++;
+        } else if ((o->op == IR_LD || o->op == IR_ST) &&
+                   (o->aux == S_DS || o->aux == S_ES || o->aux == S_SS)) {
+            int d = def[o->a];
+            int32_t k = 0;
+            if (d >= 0 && b->ops[d].op == IR_ADDI && b->ops[d].size == 4) {
+                k = (int32_t)b->ops[d].imm;
+                d = def[b->ops[d].a];
+            }
+            if (d >= 0 && b->ops[d].op == IR_GETR && b->ops[d].size == 4 &&
+                !(b->ops[d].aux & IR_HI8) && k > -(1 << 20) && k < (1 << 20)) {
+                reg[i] = b->ops[d].aux & 7;
+                disp[i] = k;
+                ver[i] = regver[reg[i]] + (epoch << 16);
+            }
+        }
+        if (op_defines(o) && o->d < IR_NTEMPS)
+            def[o->d] = (int)i;
+    }
+    /* groups in order of their first access; a slot is free again after a group's last */
+    int slot_last[GRP_SLOTS] = {-1, -1, -1, -1};
+    bool *done = g_new0(bool, n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (reg[i] < 0 || done[i])
+            continue;
+        int32_t lo = disp[i], hi = disp[i] + b->ops[i].size;
+        int cnt = 0, last = (int)i;
+        bool write = false;
+        for (uint32_t j = i; j < n; j++) {
+            if (reg[j] != reg[i] || ver[j] != ver[i] || done[j])
+                continue;
+            int32_t jl = disp[j] < lo ? disp[j] : lo;
+            int32_t jh = disp[j] + b->ops[j].size > hi ? disp[j] + b->ops[j].size : hi;
+            if (jh - jl > GRP_SPAN)
+                continue; /* left for a group of its own */
+            lo = jl, hi = jh;
+            cnt++;
+            last = (int)j;
+            write |= b->ops[j].op == IR_ST;
+        }
+        int s = 0;
+        while (s < GRP_SLOTS && slot_last[s] >= (int)i)
+            s++;
+        if (cnt < GRP_MIN || s == GRP_SLOTS)
+            continue;
+        slot_last[s] = last;
+        g->grp_slots |= 1u << s;
+        for (uint32_t j = i; j <= (uint32_t)last; j++) {
+            if (reg[j] != reg[i] || ver[j] != ver[i] || done[j] || disp[j] < lo ||
+                disp[j] + b->ops[j].size > hi)
+                continue;
+            done[j] = true;
+            g->mg[j].slot = (int8_t)s;
+        }
+        g->mg[i].first = true;
+        g->mg[i].write = write;
+        g->mg[i].lo = lo - disp[i];
+        g->mg[i].span = (uint32_t)(hi - lo);
+    }
+    g_free(done);
+    g_free(reg);
+    g_free(ver);
+    g_free(disp);
+}
+
+/* The TLB check of an access at linear address lin (size bytes): jumps to l_miss unless the
+ * entry of lin's page holds the page of the last byte; else leaves the addend in RS1. */
+static void emit_tlb_check(Cg *g, int lin, int32_t tlb, bool st, int size, int tmp, int l_miss)
+{
+    mov_rr(g, 4, RS1, lin);
+    shift_ri(g, 4, SH_SHR, RS1, DBT_PAGE_BITS - 5);
+    alu_ri(g, 4, A_AND, R_(RS1), (DBT_TLB_SIZE - 1) << 5);
+    lea(g, 8, tmp, M_(lin, size - 1));
+    alu_ri(g, 8, A_AND, R_(tmp), DBT_PAGE_MASK);
+    alu_rm(g, 8, A_CMP, tmp,
+           MX(RENV, RS1,
+              tlb + (int32_t)(st ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag))));
+    jcc_l(g, HC_NE, l_miss);
+    load(g, 8, RS1, MX(RENV, RS1, tlb + (int32_t)offsetof(TlbEntry, addend)));
+}
+
+/* The access itself, through the addend in RS1. */
+static void emit_host_access(Cg *g, bool st, int size, int lin, Val v, int dst, int tmp)
+{
+    if (st) {
+        Rm m = MX(RS1, lin, 0);
+        if (v.kind == VREG)
+            store(g, size, m, v.reg);
+        else if (size < 8 || is_s32(v.imm))
+            store_imm(g, size, m, v.imm);
+        else
+            mov_ri(g, tmp, v.imm), store(g, 8, m, tmp);
+    } else {
+        load(g, size, dst, MX(RS1, lin, 0));
+    }
+}
+
 /* Memory access through segment o->aux: the inline checks, the TLB, the slow path. Like
  * mmu.c's own fast path this relies on the TLB holding only entries good for the current
  * privilege, and none while alignment checking or data breakpoints are on (mmu.c keeps it
  * empty then), so a hit needs no more checks than the segment's. */
-static void gen_mem(Cg *g, const IrOp *o, bool st)
+static void gen_mem(Cg *g, const IrOp *o, bool st, int i)
 {
     int seg = o->aux, size = o->size;
     Val a = tget(g, o->a);
@@ -1363,29 +1510,47 @@ static void gen_mem(Cg *g, const IrOp *o, bool st)
         alu_rr(g, 8, A_ADD, RS0, ra);
         mov_rr(g, 4, RS0, RS0);
     }
-    /* TLB entry, tag of the last byte's page against the first's entry */
-    mov_rr(g, 4, RS1, lin);
-    shift_ri(g, 4, SH_SHR, RS1, DBT_PAGE_BITS - 5);
-    alu_ri(g, 4, A_AND, R_(RS1), (DBT_TLB_SIZE - 1) << 5);
-    lea(g, 8, tmp, M_(lin, size - 1));
-    alu_ri(g, 8, A_AND, R_(tmp), DBT_PAGE_MASK);
-    alu_rm(g, 8, A_CMP, tmp,
-           MX(RENV, RS1,
-              tlb + (int32_t)(st ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag))));
-    jcc_l(g, HC_NE, l_slow);
-    load(g, 8, RS1, MX(RENV, RS1, tlb + (int32_t)offsetof(TlbEntry, addend)));
-    if (st) {
-        Rm m = MX(RS1, lin, 0);
-        if (v.kind == VREG)
-            store(g, size, m, v.reg);
-        else if (size < 8 || is_s32(v.imm))
-            store_imm(g, size, m, v.imm);
-        else
-            mov_ri(g, tmp, v.imm), store(g, 8, m, tmp);
-    } else {
-        load(g, size, dst, MX(RS1, lin, 0));
+    const MemGrp *mg = &g->mg[i];
+    int32_t slot = OFF(jit_page) + 8 * mg->slot;
+    if (mg->slot >= 0 && mg->first && !flat) {
+        store_imm(g, 8, ENV(slot), 0); /* the group's members check for themselves */
+    } else if (mg->slot >= 0 && mg->first) {
+        /* the group's window: one page the TLB maps? then its addend goes to the slot */
+        int l_one = new_label(g);
+        lea(g, 4, RS0, M_(ra, mg->lo));
+        emit_tlb_check(g, RS0, tlb, mg->write, (int)mg->span, tmp, l_one);
+        store(g, 8, ENV(slot), RS1);
+        emit_host_access(g, st, size, lin, v, dst, tmp);
+        bind(g, l_join);
+        g->cur = COLD;
+        bind(g, l_one);
+        store_imm(g, 8, ENV(slot), 0);
+        emit_tlb_check(g, lin, tlb, st, size, tmp, l_slow);
+        emit_host_access(g, st, size, lin, v, dst, tmp);
+        jmp_l(g, l_join);
+        g->cur = HOT;
+        goto slow;
+    } else if (mg->slot >= 0 && flat) {
+        /* a member: through the slot's addend, or its own check where that is 0 */
+        int l_own = new_label(g);
+        load(g, 8, RS1, ENV(slot));
+        test_rr(g, 8, RS1, RS1);
+        jcc_l(g, HC_E, l_own);
+        emit_host_access(g, st, size, lin, v, dst, tmp);
+        bind(g, l_join);
+        g->cur = COLD;
+        bind(g, l_own);
+        emit_tlb_check(g, lin, tlb, st, size, tmp, l_slow);
+        emit_host_access(g, st, size, lin, v, dst, tmp);
+        jmp_l(g, l_join);
+        g->cur = HOT;
+        goto slow;
     }
+    /* TLB entry, tag of the last byte's page against the first's entry */
+    emit_tlb_check(g, lin, tlb, st, size, tmp, l_slow);
+    emit_host_access(g, st, size, lin, v, dst, tmp);
     bind(g, l_join);
+slow:
 
     /* slow path: exact guest state, then dbt_ld/dbt_st */
     g->cur = COLD;
@@ -1402,6 +1567,9 @@ static void gen_mem(Cg *g, const IrOp *o, bool st)
         emit_call(g, (const void *)jit_slow_ld, 3, args, 1u << dst);
         mov_rr(g, 8, dst, RS0);
     }
+    for (int k = 0; k < GRP_SLOTS; k++)
+        if (g->grp_slots & (1u << k))
+            store_imm(g, 8, ENV(OFF(jit_page) + 8 * k), 0);
     jmp_l(g, l_join);
     g->cur = HOT;
 
@@ -2696,6 +2864,7 @@ static void cg_free(Cg *g)
     g_free(g->fix);
     g_free(g->live);
     g_free(g->flv);
+    g_free(g->mg);
     g_free(g->slot_lab);
 }
 
@@ -2895,6 +3064,7 @@ static __attribute__((noinline)) void compile_block(Cg *g)
      * so a block whose flags at entry are dead can be entered without them stored. */
     jb->flags_dead_in = !flags_liveness(g);
     g->cc_stale = jb->flags_dead_in; /* whatever env->cc holds must not be read */
+    mem_groups(g);
 
     for (int i = 0; i < (int)b->nops; i++) {
         const IrOp *o = &b->ops[i];
@@ -2931,10 +3101,10 @@ static __attribute__((noinline)) void compile_block(Cg *g)
             }
             break;
         case IR_LD:
-            gen_mem(g, o, false);
+            gen_mem(g, o, false, i);
             break;
         case IR_ST:
-            gen_mem(g, o, true);
+            gen_mem(g, o, true, i);
             break;
         case IR_ALU:
             gen_alu(g, o, i);
