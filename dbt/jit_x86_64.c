@@ -236,7 +236,7 @@ typedef struct Cg {
     bool chainable;
     uint32_t *live;     /* per op: temps live after it */
     struct MemGrp *mg;  /* per op: its access group (mem_groups) */
-    unsigned grp_slots; /* env->jit_page slots the block's groups use (a bit each) */
+    int grp_span[4][2]; /* per env->jit_page slot: ops from its group's first to its last */
     jmp_buf fail;
     const char *why;
 } Cg;
@@ -1329,6 +1329,8 @@ static void mem_groups(Cg *g)
     g->mg = g_new0(MemGrp, n);
     for (uint32_t i = 0; i < n; i++)
         g->mg[i].slot = -1;
+    for (int s = 0; s < GRP_SLOTS; s++)
+        g->grp_span[s][0] = g->grp_span[s][1] = -1;
     if (!(b->mode & MODE_FLAT))
         return;
     /* each access's base register and displacement, and the register's version */
@@ -1392,7 +1394,8 @@ static void mem_groups(Cg *g)
         if (cnt < GRP_MIN || s == GRP_SLOTS)
             continue;
         slot_last[s] = last;
-        g->grp_slots |= 1u << s;
+        g->grp_span[s][0] = (int)i;
+        g->grp_span[s][1] = last;
         for (uint32_t j = i; j <= (uint32_t)last; j++) {
             if (reg[j] != reg[i] || ver[j] != ver[i] || done[j] || disp[j] < lo ||
                 disp[j] + b->ops[j].size > hi)
@@ -1568,8 +1571,8 @@ slow:
         mov_rr(g, 8, dst, RS0);
     }
     for (int k = 0; k < GRP_SLOTS; k++)
-        if (g->grp_slots & (1u << k))
-            store_imm(g, 8, ENV(OFF(jit_page) + 8 * k), 0);
+        if (g->grp_span[k][0] <= i && i < g->grp_span[k][1])
+            store_imm(g, 8, ENV(OFF(jit_page) + 8 * k), 0); /* a group still to come */
     jmp_l(g, l_join);
     g->cur = HOT;
 
