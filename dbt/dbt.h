@@ -22,7 +22,7 @@
 #include "dbt/alu.h"
 #include "hw/machine.h"
 
-#define DBT_TLB_BITS 8
+#define DBT_TLB_BITS 14
 #define DBT_TLB_SIZE (1u << DBT_TLB_BITS)
 #define DBT_TLB_VICTIMS 8
 #define DBT_TLB_ALL (DBT_TLB_SIZE + DBT_TLB_VICTIMS)
@@ -45,6 +45,11 @@ enum {
     MODE_PG = 1 << 4,
     MODE_CPL_SHIFT = 5, /* two bits */
     MODE_STEP = 1 << 7, /* one instruction per block: EFLAGS.TF or RF, or data breakpoints */
+    /* DS, ES and SS are flat (dbt_seg_flat): compiled code skips their segment checks and base
+     * add. Whatever reloads one of them ends the block (translate.c) and leaves chained code
+     * if the mode changed (the JIT's segment-load wrapper), so a block never runs in a state
+     * other than the one it was compiled for. */
+    MODE_FLAT = 1 << 8,
 };
 
 /* DR6 / DR7 bits */
@@ -92,10 +97,21 @@ typedef struct DbtCpu {
     AddressSpace *as;
     IoBus *io;
 
-    /* direct-mapped entries, then DBT_TLB_VICTIMS fully associative ones holding what the
-     * direct-mapped part evicted (two buffers 4 MiB apart would otherwise evict each other on
-     * every access of a copy loop) */
-    TlbEntry tlb[DBT_TLB_SIZE + DBT_TLB_VICTIMS];
+    /* One TLB per privilege, [0] supervisor and [1] user (CPL 3), each with the rights of its
+     * side, so a CPL change needs no flush (QEMU's MMU indexes): compiled code knows its CPL
+     * from its mode. Each has direct-mapped entries, then DBT_TLB_VICTIMS fully associative
+     * ones holding what the direct-mapped part evicted (two buffers 4 MiB apart would otherwise
+     * evict each other on every access of a copy loop). */
+    TlbEntry tlb[2][DBT_TLB_ALL];
+    /* Per TLB, the direct-mapped entries filled since the last flush, so a flush resets those
+     * only and costs what the fills did (a large TLB, flushed by every CR3 write). tlb_nlog
+     * past DBT_TLB_SIZE: the log overflowed, the flush resets everything. */
+    uint16_t tlb_log[2][DBT_TLB_SIZE];
+    uint32_t tlb_nlog[2];
+    /* A filter of the physical pages some TLB entry may write (dbt_tlb_page_bit), so marking a
+     * page as code looks through the TLB only when it may have to revoke a write entry.
+     * Cleared by a flush. */
+    uint64_t tlb_wpages[(1u << DBT_JC_BITS) / 64];
     unsigned tlb_victim_next;
     uint64_t a20_mask;
     uint32_t a20_gen_seen; /* Machine.a20_gen when a20_mask was last set */
@@ -124,6 +140,9 @@ typedef struct DbtCpu {
     /* block cache */
     GHashTable *blocks;        /* (phys | mode << 40) -> Block */
     Block *jc[1u << DBT_JC_BITS]; /* virtual-EIP keyed fast lookup */
+    /* A filter of the linear pages the blocks in jc start on or run into (dbt_jc_page_bit):
+     * INVLPG of a page with its bit clear needs no look at jc. Cleared with jc. */
+    uint64_t jc_pages[(1u << DBT_JC_BITS) / 64];
     GHashTable *page_blocks;   /* phys page -> GSList of Block */
     uint8_t *code_pages;       /* bitmap-ish: 1 per 4 KiB physical page holding code */
     uint64_t code_pages_n;
@@ -139,6 +158,8 @@ typedef struct DbtCpu {
     int backend;
     struct Jit *jit;
     uint64_t jit_insns_base; /* st.insns when compiled code was entered */
+    uint64_t jit_page[4];    /* compiled code: host addends of pages checked once for a group
+                                of accesses (0: check each one) */
     uint64_t jit_limit;      /* compiled code returns to dbt_exec after this many instructions;
                                 0 makes it return at the next block entry (kick, MMIO) */
     struct DbtDiff *diff;    /* the differential mode's state (dbt/diff.c), NULL when off */
@@ -161,6 +182,8 @@ void dbt_st_lin(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size);
 uint64_t dbt_ld_lin_priv(DbtCpu *env, uint64_t lin, unsigned size, bool user);
 void dbt_st_lin_priv(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size, bool user);
 void dbt_tlb_flush(DbtCpu *env);
+/* Writes to physical page phys_page must take the slow path from now on (it holds code). */
+void dbt_tlb_protect_code(DbtCpu *env, uint64_t phys_page);
 /* The checks of a write of size bytes at seg:off (segment, paging), raising what the write
  * would, without writing (ENTER's probe of its final stack pointer). */
 void dbt_probe_write(DbtCpu *env, int seg, uint64_t off, unsigned size);
@@ -191,7 +214,22 @@ static inline unsigned dbt_cpl(const DbtCpu *env)
     return env->s.seg[S_CS].sel & 3;
 }
 
+/* The direct-mapped TLB entry of linear address lin for user (CPL 3) or supervisor accesses. */
+static inline TlbEntry *dbt_tlb_entry(DbtCpu *env, bool user, uint64_t lin)
+{
+    return &env->tlb[user][(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+}
+
 uint32_t dbt_mode(const DbtCpu *env);
+
+/* Base 0, limit 4 GiB, and a type that passes every inline check of a data access: present,
+ * data, expand-up, writable. An access through such a segment needs no segment check unless
+ * offset + size - 1 passes 4 GiB: its last byte then lands on a linear page >= 4 GiB, which no
+ * TLB tag holds, so the access takes the slow path and its full checks. */
+static inline bool dbt_seg_flat(const SegCache *c)
+{
+    return c->base == 0 && c->limit == 0xffffffff && (c->attr & 0x8e) == 0x82;
+}
 
 /* Deliver interrupt or exception vector (dbt/excp.c). is_sw: INT n (privilege check on the gate,
  * return address after the instruction). next_eip: EIP to push for traps and software ints. */
@@ -206,7 +244,8 @@ uint64_t dbt_far_jmp(DbtCpu *env, uint16_t sel, uint64_t off, unsigned osz, uint
 uint64_t dbt_far_call(DbtCpu *env, uint16_t sel, uint64_t off, unsigned osz, uint64_t next_eip);
 /* IRET with EFLAGS.NT set: return to the task named by the current TSS's back link. */
 uint64_t dbt_task_return(DbtCpu *env, uint64_t next_eip);
-/* The CPL or the user/supervisor side changed: drop what the TLB cached for the old one. */
+/* The CPL may have changed (or EFLAGS.AC with it): alignment checking at CPL 3 keeps the user
+ * TLB empty, so entering it with AC and CR0.AM set drops it. */
 void dbt_cpl_changed(DbtCpu *env, unsigned old_cpl);
 /* INT n in virtual-8086 mode: to the 8086 handler (CR4.VME redirection), to the protected-mode
  * handler (IOPL 3), or #GP(0) to the monitor. */
@@ -232,6 +271,13 @@ bool dbt_rdmsr(DbtCpu *env, uint32_t msr, uint64_t *val);
 bool dbt_wrmsr(DbtCpu *env, uint32_t msr, uint64_t val);
 /* Segment register load with the mode's rules (real/vm86: base = sel*16; protected: descriptor). */
 void dbt_load_seg(DbtCpu *env, int seg, uint16_t sel);
+
+/* The bit of the linear page holding lin in DbtCpu.jc_pages. */
+static inline unsigned dbt_jc_page_bit(uint64_t lin)
+{
+    uint64_t pn = lin >> DBT_PAGE_BITS;
+    return (unsigned)(pn ^ (pn >> DBT_JC_BITS)) & ((1u << DBT_JC_BITS) - 1);
+}
 
 /* The block cache's direct-mapped lookup table index for linear pc (exec.c, jit). */
 static inline unsigned dbt_jc_index(uint64_t pc)

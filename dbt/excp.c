@@ -89,8 +89,9 @@ static void mark_accessed(DbtCpu *env, SegCache *c)
 
 void dbt_cpl_changed(DbtCpu *env, unsigned old_cpl)
 {
-    if ((old_cpl == 3) != (dbt_cpl(env) == 3))
-        dbt_tlb_flush(env); /* the TLB holds the rights of one side */
+    (void)old_cpl; /* each side has its own TLB */
+    if (dbt_cpl(env) == 3 && (env->s.rflags & FL_AC) && (env->s.cr0 & CR0_AM))
+        dbt_tlb_flush(env);
 }
 
 static void load_seg_vm86(SegCache *c, int seg, uint16_t sel)

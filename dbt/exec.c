@@ -64,6 +64,9 @@ uint32_t dbt_mode(const DbtCpu *env)
     if (env->s.cr0 & CR0_PG)
         m |= MODE_PG;
     m |= dbt_cpl(env) << MODE_CPL_SHIFT;
+    if (dbt_seg_flat(&env->s.seg[S_DS]) && dbt_seg_flat(&env->s.seg[S_ES]) &&
+        dbt_seg_flat(&env->s.seg[S_SS]))
+        m |= MODE_FLAT;
     /* single-step, the instruction after an IRET that set RF, data breakpoints: the run loop
      * looks at the debug conditions after every instruction (dbt_step_done) */
     if ((env->s.rflags & (FL_TF | FL_RF)) || dbt_data_bp_active(env) || env->in_shadow)
@@ -74,6 +77,7 @@ uint32_t dbt_mode(const DbtCpu *env)
 static void block_unlink_all(DbtCpu *env)
 {
     memset(env->jc, 0, sizeof(env->jc));
+    memset(env->jc_pages, 0, sizeof(env->jc_pages));
 }
 
 static void free_zombies(DbtCpu *env)
@@ -120,10 +124,7 @@ void dbt_mark_code_page(DbtCpu *env, uint64_t phys_page)
     if (pn >= env->code_pages_n || env->code_pages[pn])
         return;
     env->code_pages[pn] = 1;
-    /* writes to this page must now take the slow path */
-    for (unsigned i = 0; i < DBT_TLB_ALL; i++)
-        if (env->tlb[i].phys == phys_page)
-            env->tlb[i].write_tag = ~0ull;
+    dbt_tlb_protect_code(env, phys_page);
 }
 
 static void page_add_block(DbtCpu *env, uint64_t page, Block *b)
@@ -309,6 +310,7 @@ DbtCpu *dbt_new(Machine *m)
     env->error = g_malloc0(env->error_len);
     cpu_reset(&env->s);
     cc_set_eflags(&env->cc, 0);
+    env->tlb_nlog[0] = env->tlb_nlog[1] = DBT_TLB_SIZE + 1; /* all of it, the first time */
     dbt_tlb_flush(env);
     as_set_write_hook(m->as, write_hook, env);
     m->mem_changed = mem_changed;
@@ -400,6 +402,11 @@ static Block *find_block(DbtCpu *env)
         }
     }
     env->jc[h] = b;
+    /* its first page, and the next one, which it may run into */
+    for (unsigned i = 0; i < 2; i++) {
+        unsigned bit = dbt_jc_page_bit(pc + i * DBT_PAGE_SIZE);
+        env->jc_pages[bit / 64] |= 1ull << (bit % 64);
+    }
     return b;
 }
 

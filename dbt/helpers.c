@@ -141,7 +141,7 @@ static uint64_t rep_fast(DbtCpu *env, unsigned kind, unsigned size, int seg, uns
     if (es->limit < am || (es->attr & 0xe) != 0x2)
         return 0;
     uint64_t dlin = (es->base + di) & 0xffffffffull;
-    const TlbEntry *de = &env->tlb[(dlin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+    const TlbEntry *de = dbt_tlb_entry(env, dbt_cpl(env) == 3, dlin);
     if (de->write_tag != (dlin & DBT_PAGE_MASK))
         return 0;
     uint64_t n = (DBT_PAGE_SIZE - (dlin & (DBT_PAGE_SIZE - 1))) / size;
@@ -156,7 +156,7 @@ static uint64_t rep_fast(DbtCpu *env, unsigned kind, unsigned size, int seg, uns
             !(ss->attr & SEG_P))
             return 0;
         uint64_t slin = (ss->base + si) & 0xffffffffull;
-        const TlbEntry *se = &env->tlb[(slin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+        const TlbEntry *se = dbt_tlb_entry(env, dbt_cpl(env) == 3, slin);
         if (se->read_tag != (slin & DBT_PAGE_MASK))
             return 0;
         uint64_t sn = (DBT_PAGE_SIZE - (slin & (DBT_PAGE_SIZE - 1))) / size;

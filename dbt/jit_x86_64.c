@@ -35,7 +35,10 @@
  * env->cur_eip and env->st.insns set), so a fault raised there is precise. Slow accesses that
  * did not end in RAM (MMIO, ROM, pages holding code) set env->jit_limit to 0, so the run loop
  * looks at interrupts and stop requests at the next block boundary, as it does after every
- * block for the interpreter. ea()'s SHLI/ADD/ADDI become one lea.
+ * block for the interpreter. ea()'s SHLI/ADD/ADDI become one lea. Blocks compiled for
+ * MODE_FLAT (DS, ES, SS with base 0, limit 4 GiB, writable data) use the offset as the linear
+ * address for those segments with no segment check: an access running past 4 GiB ends on a
+ * page >= 4 GiB, which no TLB tag holds, so the slow path makes the full check.
  *
  * Instructions and self-modifying code. env->st.insns is exact whenever C code can look: R15
  * is added at each exit, and env->st.insns = jit_insns_base + R15 + (instructions of this block
@@ -235,7 +238,9 @@ typedef struct Cg {
     uint64_t eip;   /* EIP of the current instruction */
     bool smc_check; /* the current instruction stored or called a helper */
     bool chainable;
-    uint32_t *live; /* per op: temps live after it */
+    uint32_t *live;     /* per op: temps live after it */
+    struct MemGrp *mg;  /* per op: its access group (mem_groups) */
+    int grp_span[4][2]; /* per env->jit_page slot: ops from its group's first to its last */
     jmp_buf fail;
     const char *why;
 } Cg;
@@ -1169,7 +1174,7 @@ static JitSlot *new_slot(Cg *g, uint64_t eip)
 static void after_slow(DbtCpu *env, int seg, uint64_t off, bool write)
 {
     uint64_t lin = (env->s.seg[seg].base + off) & 0xffffffffull;
-    const TlbEntry *e = &env->tlb[(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+    const TlbEntry *e = dbt_tlb_entry(env, dbt_cpl(env) == 3, lin);
     if ((write ? e->write_tag : e->read_tag) != (lin & DBT_PAGE_MASK))
         env->jit_limit = 0;
 }
@@ -1297,11 +1302,159 @@ static void gen_setr(Cg *g, const IrOp *o)
     }
 }
 
+/* Access groups. In a flat block, accesses at fixed displacements from one guest register
+ * that nothing writes in between (locals off EBP or ESP, fields off a struct pointer) are
+ * usually on one page. The first of such a group checks, once, that the whole window of
+ * displacements the group spans lies on one page the TLB maps (for writes if the group
+ * stores), and keeps the entry's addend in an env->jit_page slot; the others then go straight
+ * to host memory through it. Where that check fails the slot holds 0 and every access of the
+ * group makes its own check. The window is computed from the first access's address, modulo
+ * 4 GiB as the guest's: a window that would wrap ends on a page >= 4 GiB, which no tag holds.
+ * Helpers end all groups (they may write registers or change the TLB), and every slow path
+ * empties the slots after its call (a device access may have remapped memory). */
+#define GRP_SLOTS 4
+#define GRP_MIN 3    /* accesses in a group: fewer do not pay for the window check */
+#define GRP_SPAN 256 /* bytes a window may cover (the larger, the likelier across pages) */
+
+typedef struct MemGrp {
+    int8_t slot;   /* -1: not in a group */
+    bool first;    /* checks the window and fills the slot */
+    bool write;    /* (first) the group stores: check the write tag */
+    int32_t lo;    /* (first) window start - this access's displacement */
+    uint32_t span; /* (first) window size in bytes */
+} MemGrp;
+
+static bool op_defines(const IrOp *o);
+
+static void mem_groups(Cg *g)
+{
+    const Block *b = g->b;
+    uint32_t n = b->nops;
+    g->mg = g_new0(MemGrp, n);
+    for (uint32_t i = 0; i < n; i++)
+        g->mg[i].slot = -1;
+    for (int s = 0; s < GRP_SLOTS; s++)
+        g->grp_span[s][0] = g->grp_span[s][1] = -1;
+    if (!(b->mode & MODE_FLAT))
+        return;
+    /* each access's base register and displacement, and the register's version */
+    int *reg = g_new(int, n), *ver = g_new0(int, n);
+    int32_t *disp = g_new0(int32_t, n);
+    int def[IR_NTEMPS], regver[NGUEST] = {0}, epoch = 0;
+    for (int t = 0; t < IR_NTEMPS; t++)
+        def[t] = -1;
+    for (uint32_t i = 0; i < n; i++) {
+        const IrOp *o = &b->ops[i];
+        reg[i] = -1;
+        if (o->op == IR_INSN) {
+            for (int t = 0; t < IR_NTEMPS; t++)
+                def[t] = -1;
+        } else if (o->op == IR_SETR) {
+            regver[o->aux & 7]++;
+        } else if (o->op == IR_HELPER) {
+            epoch++;
+        } else if ((o->op == IR_LD || o->op == IR_ST) &&
+                   (o->aux == S_DS || o->aux == S_ES || o->aux == S_SS)) {
+            int d = def[o->a];
+            int32_t k = 0;
+            if (d >= 0 && b->ops[d].op == IR_ADDI && b->ops[d].size == 4) {
+                k = (int32_t)b->ops[d].imm;
+                d = def[b->ops[d].a];
+            }
+            if (d >= 0 && b->ops[d].op == IR_GETR && b->ops[d].size == 4 &&
+                !(b->ops[d].aux & IR_HI8) && k > -(1 << 20) && k < (1 << 20)) {
+                reg[i] = b->ops[d].aux & 7;
+                disp[i] = k;
+                ver[i] = regver[reg[i]] + (epoch << 16);
+            }
+        }
+        if (op_defines(o) && o->d < IR_NTEMPS)
+            def[o->d] = (int)i;
+    }
+    /* groups in order of their first access; a slot is free again after a group's last */
+    int slot_last[GRP_SLOTS] = {-1, -1, -1, -1};
+    bool *done = g_new0(bool, n);
+    for (uint32_t i = 0; i < n; i++) {
+        if (reg[i] < 0 || done[i])
+            continue;
+        int32_t lo = disp[i], hi = disp[i] + b->ops[i].size;
+        int cnt = 0, last = (int)i;
+        bool write = false;
+        for (uint32_t j = i; j < n; j++) {
+            if (reg[j] != reg[i] || ver[j] != ver[i] || done[j])
+                continue;
+            int32_t jl = disp[j] < lo ? disp[j] : lo;
+            int32_t jh = disp[j] + b->ops[j].size > hi ? disp[j] + b->ops[j].size : hi;
+            if (jh - jl > GRP_SPAN)
+                continue; /* left for a group of its own */
+            lo = jl, hi = jh;
+            cnt++;
+            last = (int)j;
+            write |= b->ops[j].op == IR_ST;
+        }
+        int s = 0;
+        while (s < GRP_SLOTS && slot_last[s] >= (int)i)
+            s++;
+        if (cnt < GRP_MIN || s == GRP_SLOTS)
+            continue;
+        slot_last[s] = last;
+        g->grp_span[s][0] = (int)i;
+        g->grp_span[s][1] = last;
+        for (uint32_t j = i; j <= (uint32_t)last; j++) {
+            if (reg[j] != reg[i] || ver[j] != ver[i] || done[j] || disp[j] < lo ||
+                disp[j] + b->ops[j].size > hi)
+                continue;
+            done[j] = true;
+            g->mg[j].slot = (int8_t)s;
+        }
+        g->mg[i].first = true;
+        g->mg[i].write = write;
+        g->mg[i].lo = lo - disp[i];
+        g->mg[i].span = (uint32_t)(hi - lo);
+    }
+    g_free(done);
+    g_free(reg);
+    g_free(ver);
+    g_free(disp);
+}
+
+/* The TLB check of an access at linear address lin (size bytes): jumps to l_miss unless the
+ * entry of lin's page holds the page of the last byte; else leaves the addend in RS1. */
+static void emit_tlb_check(Cg *g, int lin, int32_t tlb, bool st, int size, int tmp, int l_miss)
+{
+    mov_rr(g, 4, RS1, lin);
+    shift_ri(g, 4, SH_SHR, RS1, DBT_PAGE_BITS - 5);
+    alu_ri(g, 4, A_AND, R_(RS1), (DBT_TLB_SIZE - 1) << 5);
+    lea(g, 8, tmp, M_(lin, size - 1));
+    alu_ri(g, 8, A_AND, R_(tmp), DBT_PAGE_MASK);
+    alu_rm(g, 8, A_CMP, tmp,
+           MX(RENV, RS1,
+              tlb + (int32_t)(st ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag))));
+    jcc_l(g, HC_NE, l_miss);
+    load(g, 8, RS1, MX(RENV, RS1, tlb + (int32_t)offsetof(TlbEntry, addend)));
+}
+
+/* The access itself, through the addend in RS1. */
+static void emit_host_access(Cg *g, bool st, int size, int lin, Val v, int dst, int tmp)
+{
+    if (st) {
+        Rm m = MX(RS1, lin, 0);
+        if (v.kind == VREG)
+            store(g, size, m, v.reg);
+        else if (size < 8 || is_s32(v.imm))
+            store_imm(g, size, m, v.imm);
+        else
+            mov_ri(g, tmp, v.imm), store(g, 8, m, tmp);
+    } else {
+        load(g, size, dst, MX(RS1, lin, 0));
+    }
+}
+
 /* Memory access through segment o->aux: the inline checks, the TLB, the slow path. Like
  * mmu.c's own fast path this relies on the TLB holding only entries good for the current
  * privilege, and none while alignment checking or data breakpoints are on (mmu.c keeps it
  * empty then), so a hit needs no more checks than the segment's. */
-static void gen_mem(Cg *g, const IrOp *o, bool st)
+static void gen_mem(Cg *g, const IrOp *o, bool st, int i)
 {
     int seg = o->aux, size = o->size;
     Val a = tget(g, o->a);
@@ -1323,58 +1476,88 @@ static void gen_mem(Cg *g, const IrOp *o, bool st)
     }
     int l_slow = new_label(g), l_join = new_label(g), l_segok = new_label(g);
     int32_t so = OFF_SEG(seg);
+    /* MODE_FLAT: the offset is the linear address (base 0) and needs no segment check: an
+     * access past 4 GiB ends on a page no TLB tag holds and takes the slow path below. That
+     * needs an offset with its upper half clear, which every address-size op leaves. */
+    bool flat = (g->b->mode & MODE_FLAT) && (seg == S_DS || seg == S_ES || seg == S_SS) &&
+                (a.kind == VCONST ? a.imm <= 0xffffffffull : g->wid[ra] <= 4);
+    int lin = flat ? ra : RS0;
+    /* the TLB of the block's privilege */
+    int32_t tlb =
+        OFF(tlb) +
+        (((g->b->mode >> MODE_CPL_SHIFT) & 3) == 3 ? (int32_t)sizeof(((DbtCpu *)0)->tlb[1]) : 0);
 
-    /* segment: offset + size - 1 <= limit, then the type */
-    lea(g, 8, RS0, M_(ra, size - 1));
-    load(g, 4, RS1, ENV(so + (int32_t)offsetof(SegCache, limit)));
-    alu_rr(g, 8, A_CMP, RS0, RS1);
-    jcc_l(g, HC_A, l_slow);
-    load(g, 1, RS1, ENV(so + (int32_t)offsetof(SegCache, attr)));
-    alu_ri(g, 4, A_AND, R_(RS1), st ? 0x8e : 0x8c);
-    alu_ri(g, 4, A_CMP, R_(RS1), st ? 0x82 : 0x80);
-    if (st) {
-        jcc_l(g, HC_NE, l_slow);
-    } else {
-        /* not a plain data segment: a readable code segment will do for a load */
-        int l_code = new_label(g);
-        jcc_l(g, HC_NE, l_code);
-        g->cur = COLD;
-        bind(g, l_code);
+    if (!flat) {
+        /* segment: offset + size - 1 <= limit, then the type */
+        lea(g, 8, RS0, M_(ra, size - 1));
+        load(g, 4, RS1, ENV(so + (int32_t)offsetof(SegCache, limit)));
+        alu_rr(g, 8, A_CMP, RS0, RS1);
+        jcc_l(g, HC_A, l_slow);
         load(g, 1, RS1, ENV(so + (int32_t)offsetof(SegCache, attr)));
-        alu_ri(g, 4, A_AND, R_(RS1), 0x8a);
-        alu_ri(g, 4, A_CMP, R_(RS1), 0x8a);
-        jcc_l(g, HC_NE, l_slow);
-        jmp_l(g, l_segok);
+        alu_ri(g, 4, A_AND, R_(RS1), st ? 0x8e : 0x8c);
+        alu_ri(g, 4, A_CMP, R_(RS1), st ? 0x82 : 0x80);
+        if (st) {
+            jcc_l(g, HC_NE, l_slow);
+        } else {
+            /* not a plain data segment: a readable code segment will do for a load */
+            int l_code = new_label(g);
+            jcc_l(g, HC_NE, l_code);
+            g->cur = COLD;
+            bind(g, l_code);
+            load(g, 1, RS1, ENV(so + (int32_t)offsetof(SegCache, attr)));
+            alu_ri(g, 4, A_AND, R_(RS1), 0x8a);
+            alu_ri(g, 4, A_CMP, R_(RS1), 0x8a);
+            jcc_l(g, HC_NE, l_slow);
+            jmp_l(g, l_segok);
+            g->cur = HOT;
+        }
+        bind(g, l_segok);
+        /* linear address */
+        load(g, 8, RS0, ENV(so + (int32_t)offsetof(SegCache, base)));
+        alu_rr(g, 8, A_ADD, RS0, ra);
+        mov_rr(g, 4, RS0, RS0);
+    }
+    const MemGrp *mg = &g->mg[i];
+    int32_t slot = OFF(jit_page) + 8 * mg->slot;
+    if (mg->slot >= 0 && mg->first && !flat) {
+        store_imm(g, 8, ENV(slot), 0); /* the group's members check for themselves */
+    } else if (mg->slot >= 0 && mg->first) {
+        /* the group's window: one page the TLB maps? then its addend goes to the slot */
+        int l_one = new_label(g);
+        lea(g, 4, RS0, M_(ra, mg->lo));
+        emit_tlb_check(g, RS0, tlb, mg->write, (int)mg->span, tmp, l_one);
+        store(g, 8, ENV(slot), RS1);
+        emit_host_access(g, st, size, lin, v, dst, tmp);
+        bind(g, l_join);
+        g->cur = COLD;
+        bind(g, l_one);
+        store_imm(g, 8, ENV(slot), 0);
+        emit_tlb_check(g, lin, tlb, st, size, tmp, l_slow);
+        emit_host_access(g, st, size, lin, v, dst, tmp);
+        jmp_l(g, l_join);
         g->cur = HOT;
+        goto slow;
+    } else if (mg->slot >= 0 && flat) {
+        /* a member: through the slot's addend, or its own check where that is 0 */
+        int l_own = new_label(g);
+        load(g, 8, RS1, ENV(slot));
+        test_rr(g, 8, RS1, RS1);
+        jcc_l(g, HC_E, l_own);
+        emit_host_access(g, st, size, lin, v, dst, tmp);
+        bind(g, l_join);
+        g->cur = COLD;
+        bind(g, l_own);
+        emit_tlb_check(g, lin, tlb, st, size, tmp, l_slow);
+        emit_host_access(g, st, size, lin, v, dst, tmp);
+        jmp_l(g, l_join);
+        g->cur = HOT;
+        goto slow;
     }
-    bind(g, l_segok);
-    /* linear address, TLB entry, tag of the last byte's page against the first's entry */
-    load(g, 8, RS0, ENV(so + (int32_t)offsetof(SegCache, base)));
-    alu_rr(g, 8, A_ADD, RS0, ra);
-    mov_rr(g, 4, RS0, RS0);
-    mov_rr(g, 4, RS1, RS0);
-    shift_ri(g, 4, SH_SHR, RS1, DBT_PAGE_BITS - 5);
-    alu_ri(g, 4, A_AND, R_(RS1), (DBT_TLB_SIZE - 1) << 5);
-    lea(g, 8, tmp, M_(RS0, size - 1));
-    alu_ri(g, 8, A_AND, R_(tmp), DBT_PAGE_MASK);
-    alu_rm(g, 8, A_CMP, tmp,
-           MX(RENV, RS1,
-              OFF(tlb) +
-                  (int32_t)(st ? offsetof(TlbEntry, write_tag) : offsetof(TlbEntry, read_tag))));
-    jcc_l(g, HC_NE, l_slow);
-    load(g, 8, RS1, MX(RENV, RS1, OFF(tlb) + (int32_t)offsetof(TlbEntry, addend)));
-    if (st) {
-        Rm m = MX(RS1, RS0, 0);
-        if (v.kind == VREG)
-            store(g, size, m, v.reg);
-        else if (size < 8 || is_s32(v.imm))
-            store_imm(g, size, m, v.imm);
-        else
-            mov_ri(g, tmp, v.imm), store(g, 8, m, tmp);
-    } else {
-        load(g, size, dst, MX(RS1, RS0, 0));
-    }
+    /* TLB entry, tag of the last byte's page against the first's entry */
+    emit_tlb_check(g, lin, tlb, st, size, tmp, l_slow);
+    emit_host_access(g, st, size, lin, v, dst, tmp);
     bind(g, l_join);
+slow:
 
     /* slow path: exact guest state, then dbt_ld/dbt_st */
     g->cur = COLD;
@@ -1391,6 +1574,9 @@ static void gen_mem(Cg *g, const IrOp *o, bool st)
         emit_call(g, (const void *)jit_slow_ld, 3, args, 1u << dst);
         mov_rr(g, 8, dst, RS0);
     }
+    for (int k = 0; k < GRP_SLOTS; k++)
+        if (g->grp_span[k][0] <= i && i < g->grp_span[k][1])
+            store_imm(g, 8, ENV(OFF(jit_page) + 8 * k), 0); /* a group still to come */
     jmp_l(g, l_join);
     g->cur = HOT;
 
@@ -2317,6 +2503,17 @@ WATCHED(helper_out)
 WATCHED(helper_string)
 #undef WATCHED
 
+/* A segment load that changed the mode (DS, ES or SS no longer flat, or now flat) ends its block
+ * (translate.c); its exit must not chain to a block compiled for the old mode. */
+static uint64_t jit_helper_load_seg(DbtCpu *env, uint64_t a, uint64_t b, uint64_t c, uint64_t imm)
+{
+    uint32_t mode = dbt_mode(env);
+    uint64_t r = helper_load_seg(env, a, b, c, imm);
+    if (dbt_mode(env) != mode)
+        env->jit_limit = 0;
+    return r;
+}
+
 /* The function compiled code calls for a helper: frequent ones that only sometimes need the run
  * loop (POPF, STI, port I/O) through a wrapper that says when. */
 static IrHelper helper_to_call(const IrOp *o)
@@ -2332,6 +2529,8 @@ static IrHelper helper_to_call(const IrOp *o)
         return jit_helper_out;
     if (f == helper_string && ((o->imm & 0xff) == STR_INS || (o->imm & 0xff) == STR_OUTS))
         return jit_helper_string;
+    if (f == helper_load_seg && (o->imm == S_DS || o->imm == S_ES))
+        return jit_helper_load_seg;
     return f;
 }
 
@@ -2601,7 +2800,7 @@ static const char *check_block(const Block *b, bool *chainable)
         return "empty block";
     /* a mode bit added after this back end (single-stepping, ...) may need the run loop after
      * every block: such blocks stay with the interpreter */
-    if (b->mode & ~((1u << (MODE_CPL_SHIFT + 2)) - 1))
+    if (b->mode & ~(((1u << (MODE_CPL_SHIFT + 2)) - 1) | MODE_FLAT))
         return "mode the back end does not know";
     for (uint32_t i = 0; i < b->nops; i++) {
         const IrOp *o = &b->ops[i];
@@ -2672,6 +2871,7 @@ static void cg_free(Cg *g)
     g_free(g->fix);
     g_free(g->live);
     g_free(g->flv);
+    g_free(g->mg);
     g_free(g->slot_lab);
 }
 
@@ -2871,6 +3071,7 @@ static __attribute__((noinline)) void compile_block(Cg *g)
      * so a block whose flags at entry are dead can be entered without them stored. */
     jb->flags_dead_in = !flags_liveness(g);
     g->cc_stale = jb->flags_dead_in; /* whatever env->cc holds must not be read */
+    mem_groups(g);
 
     for (int i = 0; i < (int)b->nops; i++) {
         const IrOp *o = &b->ops[i];
@@ -2907,10 +3108,10 @@ static __attribute__((noinline)) void compile_block(Cg *g)
             }
             break;
         case IR_LD:
-            gen_mem(g, o, false);
+            gen_mem(g, o, false, i);
             break;
         case IR_ST:
-            gen_mem(g, o, true);
+            gen_mem(g, o, true, i);
             break;
         case IR_ALU:
             gen_alu(g, o, i);

@@ -12,12 +12,13 @@
  * supervisor too. Accessed bits are set in every entry of a successful walk, the dirty bit in
  * the last one on a write.
  *
- * The TLB caches the rights of the current privilege (CPL 3 = user): the run loop flushes it
- * when the CPL moves between user and supervisor. Implicit supervisor accesses made at CPL 3
- * (descriptor tables, TSS, the inner stack of an interrupt) walk as supervisor and are never
- * cached. The TLB is not filled while alignment checking or a data breakpoint is active, so
- * every access then reaches dbt_ld/dbt_st, where they are checked (the host-code back end uses
- * the TLB inline). Global pages (CR4.PGE) are flushed like any other: always correct.
+ * There are two TLBs, one with the rights of user (CPL 3) accesses and one with the
+ * supervisor's, so a CPL change keeps both; implicit supervisor accesses made at CPL 3
+ * (descriptor tables, TSS, the inner stack of an interrupt) use the supervisor one. The user
+ * TLB is not filled while alignment checking is active, and neither while a data breakpoint
+ * is, so every access then reaches dbt_ld/dbt_st, where they are checked (the host-code back
+ * end uses the TLB inline). Global pages (CR4.PGE) are flushed like any other: always
+ * correct.
  *
  * Page tables that point outside RAM are read through the address space, which gives all-ones
  * for unmapped addresses: a bounded read and, at worst, a guest #PF, never a host access. */
@@ -54,12 +55,66 @@ enum { ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2, ACC_PROBE_WRITE = 3 };
 /* 4 MiB PSE-36 PDE: bits 21:17 reserved */
 #define PSE_LARGE_RSVD 0x3e0000u
 
+/* Direct-mapped entry i of the user or supervisor TLB goes from empty to in use. */
+static void tlb_log(DbtCpu *env, bool user, unsigned i)
+{
+    uint32_t n = env->tlb_nlog[user];
+    if (n < DBT_TLB_SIZE)
+        env->tlb_log[user][n] = (uint16_t)i;
+    if (n <= DBT_TLB_SIZE)
+        env->tlb_nlog[user] = n + 1;
+}
+
+static unsigned tlb_page_bit(uint64_t phys_page)
+{
+    uint64_t pn = phys_page >> DBT_PAGE_BITS;
+    return (unsigned)(pn ^ (pn >> DBT_JC_BITS)) & ((1u << DBT_JC_BITS) - 1);
+}
+
 void dbt_tlb_flush(DbtCpu *env)
 {
-    memset(env->tlb, 0xff, sizeof(env->tlb));
+    _Static_assert(DBT_TLB_SIZE <= 65536, "tlb_log holds 16-bit indices");
+    for (unsigned u = 0; u < 2; u++) {
+        if (env->tlb_nlog[u] > DBT_TLB_SIZE) {
+            memset(env->tlb[u], 0xff, sizeof(env->tlb[u]));
+        } else {
+            for (uint32_t k = 0; k < env->tlb_nlog[u]; k++)
+                memset(&env->tlb[u][env->tlb_log[u][k]], 0xff, sizeof(TlbEntry));
+            memset(&env->tlb[u][DBT_TLB_SIZE], 0xff, DBT_TLB_VICTIMS * sizeof(TlbEntry));
+        }
+        env->tlb_nlog[u] = 0;
+    }
+    memset(env->tlb_wpages, 0, sizeof(env->tlb_wpages));
     env->tlb_large = false;
     /* the jump cache maps linear EIPs to blocks: a new mapping may put other code there */
     memset(env->jc, 0, sizeof(env->jc));
+    memset(env->jc_pages, 0, sizeof(env->jc_pages));
+}
+
+void dbt_tlb_protect_code(DbtCpu *env, uint64_t phys_page)
+{
+    unsigned bit = tlb_page_bit(phys_page);
+    if (!(env->tlb_wpages[bit / 64] & (1ull << (bit % 64))))
+        return; /* no entry was filled for writes to it since the last flush */
+    for (unsigned u = 0; u < 2; u++) {
+        bool all = env->tlb_nlog[u] > DBT_TLB_SIZE;
+        uint32_t n = all ? DBT_TLB_ALL : env->tlb_nlog[u] + DBT_TLB_VICTIMS;
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t i = all                          ? k
+                         : k < env->tlb_nlog[u] ? env->tlb_log[u][k]
+                                                : DBT_TLB_SIZE + (k - env->tlb_nlog[u]);
+            if (env->tlb[u][i].phys == phys_page)
+                env->tlb[u][i].write_tag = ~0ull;
+        }
+    }
+}
+
+static void tlb_drop(TlbEntry *e, uint64_t lo, uint64_t hi)
+{
+    if ((e->read_tag >= lo && e->read_tag < hi) || (e->write_tag >= lo && e->write_tag < hi)) {
+        e->read_tag = ~0ull;
+        e->write_tag = ~0ull;
+    }
 }
 
 void dbt_tlb_flush_page(DbtCpu *env, uint64_t lin)
@@ -72,12 +127,18 @@ void dbt_tlb_flush_page(DbtCpu *env, uint64_t lin)
         lo = lin & ~0x3fffffull;
         hi = lo + 0x400000;
     }
-    for (unsigned i = 0; i < DBT_TLB_ALL; i++) {
-        TlbEntry *e = &env->tlb[i];
-        if ((e->read_tag >= lo && e->read_tag < hi) || (e->write_tag >= lo && e->write_tag < hi)) {
-            e->read_tag = ~0ull;
-            e->write_tag = ~0ull;
-        }
+    for (unsigned u = 0; u < 2; u++) {
+        /* a page's entry is at the index of its page number, or among the victims */
+        uint64_t pages = (hi - lo) >> DBT_PAGE_BITS;
+        for (uint64_t k = 0; k < pages && k < DBT_TLB_SIZE; k++)
+            tlb_drop(dbt_tlb_entry(env, u, lo + (k << DBT_PAGE_BITS)), lo, hi);
+        for (unsigned i = DBT_TLB_SIZE; i < DBT_TLB_ALL; i++)
+            tlb_drop(&env->tlb[u][i], lo, hi);
+    }
+    if (hi - lo == DBT_PAGE_SIZE) {
+        unsigned bit = dbt_jc_page_bit(lo);
+        if (!(env->jc_pages[bit / 64] & (1ull << (bit % 64))))
+            return; /* no block in jc starts on this page or runs into it */
     }
     for (unsigned i = 0; i < (1u << DBT_JC_BITS); i++) {
         /* a block may run on into the page after its first */
@@ -91,7 +152,13 @@ void dbt_tlb_flush_page(DbtCpu *env, uint64_t lin)
 static uint64_t phys_ld(DbtCpu *env, uint64_t pa, unsigned size)
 {
     uint64_t v = 0;
-    as_read(env->as, pa & env->a20_mask, &v, size); /* all-ones outside memory */
+    pa &= env->a20_mask;
+    /* page tables are in RAM: straight from the host copy, the rest through the devices */
+    const void *p = as_host_ptr(env->as, pa, size, false);
+    if (__builtin_expect(p != NULL, 1))
+        memcpy(&v, p, size);
+    else
+        as_read(env->as, pa, &v, size); /* all-ones outside memory */
     return v;
 }
 
@@ -255,23 +322,29 @@ static bool is_code_page(DbtCpu *env, uint64_t phys)
     return pn < env->code_pages_n && env->code_pages[pn];
 }
 
-/* Fill the TLB for the page of lin if it is plain RAM (ROM: reads only). user: the rights the
- * walk used, which must be the current privilege's. */
+/* Fill user's TLB for the page of lin if it is plain RAM (ROM: reads only). user: the rights
+ * the walk used. */
 static void tlb_fill(DbtCpu *env, uint64_t lin, const Walk *w, bool user)
 {
-    if (user != cur_user(env) || ac_on(env) || dbt_data_bp_active(env))
+    if ((user && ac_on(env)) || ((env->s.dr[7] & 0xff) && dbt_data_bp_active(env)))
         return;
     uint64_t ppage = w->pa & DBT_PAGE_MASK;
     const MemRegion *r = as_find(env->as, ppage);
     if (!r || r->kind == MEM_MMIO || ppage < r->gpa || ppage + DBT_PAGE_SIZE > r->gpa + r->size)
         return;
-    TlbEntry *e = &env->tlb[(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+    TlbEntry *e = dbt_tlb_entry(env, user, lin);
     uint64_t vpage = lin & DBT_PAGE_MASK;
-    if (e->read_tag != ~0ull && e->read_tag != vpage)
-        env->tlb[DBT_TLB_SIZE + (env->tlb_victim_next++ % DBT_TLB_VICTIMS)] = *e;
+    if (e->read_tag == ~0ull)
+        tlb_log(env, user, (unsigned)(e - env->tlb[user]));
+    else if (e->read_tag != vpage)
+        env->tlb[user][DBT_TLB_SIZE + (env->tlb_victim_next++ % DBT_TLB_VICTIMS)] = *e;
     e->read_tag = vpage;
     e->write_tag =
         (w->writable && r->kind == MEM_RAM && !is_code_page(env, ppage)) ? vpage : ~0ull;
+    if (e->write_tag != ~0ull) {
+        unsigned bit = tlb_page_bit(ppage);
+        env->tlb_wpages[bit / 64] |= 1ull << (bit % 64);
+    }
     e->addend = (uintptr_t)(r->host + (ppage - r->gpa)) - (uintptr_t)vpage;
     e->phys = ppage;
     env->tlb_large |= w->large;
@@ -292,15 +365,17 @@ static uint64_t lin_mask(const DbtCpu *env)
 }
 
 /* A miss in the direct-mapped TLB may hit an evicted entry: swap it back in. */
-static bool victim_hit(DbtCpu *env, uint64_t lin, unsigned size, bool write)
+static bool victim_hit(DbtCpu *env, uint64_t lin, unsigned size, bool write, bool user)
 {
     uint64_t vpage = lin & DBT_PAGE_MASK;
     if ((lin & (DBT_PAGE_SIZE - 1)) + size > DBT_PAGE_SIZE)
         return false;
     for (unsigned i = DBT_TLB_SIZE; i < DBT_TLB_ALL; i++) {
-        TlbEntry *v = &env->tlb[i];
+        TlbEntry *v = &env->tlb[user][i];
         if ((write ? v->write_tag : v->read_tag) == vpage) {
-            TlbEntry *e = &env->tlb[(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+            TlbEntry *e = dbt_tlb_entry(env, user, lin);
+            if (e->read_tag == ~0ull)
+                tlb_log(env, user, (unsigned)(e - env->tlb[user]));
             TlbEntry t = *e;
             *e = *v;
             *v = t;
@@ -320,7 +395,7 @@ static uint64_t slow_ld(DbtCpu *env, uint64_t lin, unsigned size, bool user)
     uint8_t buf[8];
     uint64_t pa[2];
     Walk w;
-    if (user == cur_user(env) && victim_hit(env, lin, size, false))
+    if (victim_hit(env, lin, size, false, user))
         return ld_lin(env, lin, size, user);
     env->st.tlb_misses++;
     uint64_t end = (lin + size - 1) & lin_mask(env);
@@ -330,6 +405,8 @@ static uint64_t slow_ld(DbtCpu *env, uint64_t lin, unsigned size, bool user)
     if ((lin & DBT_PAGE_MASK) != (end & DBT_PAGE_MASK)) {
         first = DBT_PAGE_SIZE - (lin & (DBT_PAGE_SIZE - 1));
         pa[1] = translate(env, end & DBT_PAGE_MASK, ACC_READ, user, &w);
+    } else if (dbt_tlb_entry(env, user, lin)->read_tag == (lin & DBT_PAGE_MASK)) {
+        return ld_lin(env, lin, size, user); /* a RAM page, now in the TLB */
     }
     as_read(env->as, pa[0], buf, first);
     if (first < size)
@@ -343,7 +420,7 @@ static void slow_st(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size, bool
 {
     uint64_t pa[2];
     Walk w;
-    if (user == cur_user(env) && victim_hit(env, lin, size, true)) {
+    if (victim_hit(env, lin, size, true, user)) {
         st_lin(env, lin, val, size, user);
         return;
     }
@@ -355,6 +432,9 @@ static void slow_st(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size, bool
     if ((lin & DBT_PAGE_MASK) != (end & DBT_PAGE_MASK)) {
         first = DBT_PAGE_SIZE - (lin & (DBT_PAGE_SIZE - 1));
         pa[1] = translate(env, end & DBT_PAGE_MASK, ACC_WRITE, user, &w);
+    } else if (dbt_tlb_entry(env, user, lin)->write_tag == (lin & DBT_PAGE_MASK)) {
+        st_lin(env, lin, val, size, user); /* plain RAM without code, now in the TLB */
+        return;
     }
     uint8_t buf[8];
     memcpy(buf, &val, size);
@@ -364,12 +444,10 @@ static void slow_st(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size, bool
         as_write(env->as, pa[1], buf + first, size - first);
 }
 
-/* The TLB holds entries of the current privilege; a hit is good for a supervisor access too
- * (no SMAP: user pages are open to the supervisor, and user-writable ones writable). */
 static inline uint64_t ld_lin(DbtCpu *env, uint64_t lin, unsigned size, bool user)
 {
     lin &= lin_mask(env);
-    TlbEntry *e = &env->tlb[(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+    TlbEntry *e = dbt_tlb_entry(env, user, lin);
     if (__builtin_expect(e->read_tag == (lin & DBT_PAGE_MASK) &&
                              (lin & (DBT_PAGE_SIZE - 1)) + size <= DBT_PAGE_SIZE,
                          1)) {
@@ -400,7 +478,7 @@ static inline uint64_t ld_lin(DbtCpu *env, uint64_t lin, unsigned size, bool use
 static inline void st_lin(DbtCpu *env, uint64_t lin, uint64_t val, unsigned size, bool user)
 {
     lin &= lin_mask(env);
-    TlbEntry *e = &env->tlb[(lin >> DBT_PAGE_BITS) & (DBT_TLB_SIZE - 1)];
+    TlbEntry *e = dbt_tlb_entry(env, user, lin);
     if (__builtin_expect(e->write_tag == (lin & DBT_PAGE_MASK) &&
                              (lin & (DBT_PAGE_SIZE - 1)) + size <= DBT_PAGE_SIZE,
                          1)) {

@@ -22,6 +22,7 @@ typedef struct Tr {
     unsigned osz, asz, ssz; /* operand, address, stack size in bytes */
     bool code32;
     bool pm;             /* protected mode, not virtual-8086 (from the block's mode bits) */
+    bool flat;           /* MODE_FLAT: compiled code skips the checks of DS, ES and SS */
     bool end;            /* the block ends after this instruction */
     bool rep, repne, lock;
     int seg_override;    /* S_* or -1 */
@@ -550,6 +551,13 @@ static bool lock_allowed(Tr *t)
     }
 }
 
+/* After a load of segment register seg: whether the block must end, because the rest of it
+ * was translated for flat DS, ES and SS (MODE_FLAT), which the load may have undone. */
+static bool flat_seg_changed(const Tr *t, int seg)
+{
+    return t->flat && (seg == S_DS || seg == S_ES || seg == S_SS);
+}
+
 /* LES/LDS/LSS/LFS/LGS: a far pointer from memory into a segment register and a GPR. */
 static void tr_load_far(Tr *t, int seg)
 {
@@ -564,8 +572,8 @@ static void tr_load_far(Tr *t, int seg)
     /* the segment load is the last thing that can fault: the GPR is written after it */
     helper(t, helper_load_seg, sel, -1, -1, seg);
     setr(t, d.reg, t->osz, false, off);
-    if (seg == S_SS)
-        exit_to(t, t->next); /* the stack size is part of the block's mode */
+    if (seg == S_SS || flat_seg_changed(t, seg))
+        exit_to(t, t->next); /* the stack size and flatness are part of the block's mode */
 }
 
 /* The protected-mode descriptor instructions (the caller has ruled out real and v86 mode). */
@@ -671,6 +679,8 @@ static void translate_one(Tr *t)
             if (d.reg == S_SS) {
                 /* SS changes the stack size and blocks interrupts for one instruction */
                 helper(t, helper_irq_inhibit, -1, -1, -1, 0);
+                exit_to(t, t->next);
+            } else if (flat_seg_changed(t, d.reg)) {
                 exit_to(t, t->next);
             }
             return;
@@ -814,6 +824,8 @@ static void translate_one(Tr *t)
             setr(t, R_ESP, t->ssz, false, nsp);
             if (d.reg == S_SS) {
                 helper(t, helper_irq_inhibit, -1, -1, -1, 0);
+                exit_to(t, t->next);
+            } else if (flat_seg_changed(t, d.reg)) {
                 exit_to(t, t->next);
             }
             return;
@@ -1315,6 +1327,7 @@ Block *dbt_translate(DbtCpu *env, uint64_t pc, uint64_t phys, uint32_t mode)
     t.ops = g_array_sized_new(FALSE, FALSE, sizeof(IrOp), 64);
     t.code32 = mode & MODE_CODE32;
     t.pm = (mode & MODE_PE) && !(mode & MODE_VM86);
+    t.flat = mode & MODE_FLAT;
     t.eip_mask = t.code32 ? 0xffffffffull : 0xffff;
     t.ssz = (mode & MODE_STACK32) ? 4 : 2;
     csh h = *(csh *)(t.code32 ? env->cs32 : env->cs16);

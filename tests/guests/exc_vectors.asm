@@ -6,7 +6,8 @@
 ; #OF (INTO taken and not), #BR, #UD (UD2, LOCK on a non-lockable instruction), #NM (x87
 ; with CR0.TS), #DF (a #GP whose gate is not present), #NP (INT through a not-present gate),
 ; #SS (SS load of a not-present segment; an SS-relative access past the limit), #GP (RDMSR of
-; an unknown MSR, a far JMP to the null selector, a write to a code segment, a limit), #AC (CR0.AM + EFLAGS.AC,
+; an unknown MSR, a far JMP to the null selector, a write to a code segment, a limit, accesses
+; in flat segments whose last byte would pass 4 GiB), #AC (CR0.AM + EFLAGS.AC,
 ; misaligned at CPL 3). Faults push the EIP of the faulting instruction, traps that of the
 ; next one (SDM vol. 3 ch. 6.15). QEMU 7.2 does not check segment limits or alignment, builds
 ; ICEBP as #UD and reads unknown MSRs as 0: its run is given "no-seglimit no-ac no-icebp
@@ -381,6 +382,24 @@ test_gp:
     mov eax, [fs:0xffe]                 ; bytes 0xffe..0x1001: past the limit
 .lim:
     EXPECT_EXC 13, 0, .lim_insn, "#GP(0): access past a data segment's limit"
+    ; flat DS and SS (base 0, limit 4 GiB): an access whose last byte would pass 4 GiB is past
+    ; the limit, although its first byte is on a page just read (and so in the TLB)
+    mov eax, [0xfffffffc]               ; the last dword below 4 GiB is inside the limit
+    TRY .wrap_ld
+.wrap_ld_insn:
+    mov eax, [0xfffffffe]
+.wrap_ld:
+    EXPECT_EXC 13, 0, .wrap_ld_insn, "#GP(0): flat DS, a dword load at 0xfffffffe"
+    TRY .wrap_st
+.wrap_st_insn:
+    mov [0xffffffff], ax
+.wrap_st:
+    EXPECT_EXC 13, 0, .wrap_st_insn, "#GP(0): flat DS, a word store at 0xffffffff"
+    TRY .wrap_ss
+.wrap_ss_insn:
+    mov eax, [ss:0xfffffffd]
+.wrap_ss:
+    EXPECT_EXC 12, 0, .wrap_ss_insn, "#SS(0): flat SS, a dword load at 0xfffffffd"
     ret
 .skip:
     PRINT `#GP for segment limits: not checked (no-seglimit)\n`

@@ -7,7 +7,9 @@
 ; supervisor pages and to read-only user pages, of an instruction fetch from a missing page,
 ; of an access that crosses into a missing page, and of a reserved bit in a 4 MiB PDE;
 ; accessed and dirty bits in PDEs and PTEs and in a 4 MiB PDE; a 4 MiB alias of memory seen
-; through the identity map; INVLPG and a CR3 reload making a changed PTE visible. The
+; through the identity map; INVLPG and a CR3 reload making a changed PTE visible; runs of
+; loads and stores off one register across two adjacent pages mapped to frames in the other
+; order (the translator may check such a run's pages once). The
 ; expected values follow the SDM (vol. 3 ch. 4.7: page-fault error codes).
 
 %define GDT2_ENTRIES 8
@@ -23,6 +25,8 @@
 %define AD_PAGE     (WIN + 0x200000)    ; fresh PTE with A = D = 0
 %define INV_PAGE    (WIN + 0x258000)    ; remapped for INVLPG
 %define CODE_NP     (WIN + 0x300000)    ; not present, jumped to
+%define PAIR_LO     (WIN + 0x260000)    ; on FRAME_B
+%define PAIR_HI     (WIN + 0x261000)    ; on FRAME_A: below PAIR_LO's frame
 %define FRAME_A     0x00380000
 %define FRAME_B     0x00381000
 %define FRAME_RO    0x00382000
@@ -73,6 +77,7 @@ main:
     call test_large_alias
     call test_invlpg
     call test_fetch_cross_rsvd
+    call test_page_pair
     mov eax, cr0
     and eax, 0x7fffffff
     mov cr0, eax
@@ -107,6 +112,8 @@ build_tables:
     mov dword [ptw + ((AD_PAGE - WIN) >> 12) * 4], FRAME_AD + P + W + U
     mov dword [ptw + ((INV_PAGE - WIN) >> 12) * 4], FRAME_A + P + W + U
     mov dword [pd + (ALIAS >> 22) * 4], 0x400000 + P + W + PS
+    mov dword [ptw + ((PAIR_LO - WIN) >> 12) * 4], FRAME_B + P + W + U
+    mov dword [ptw + ((PAIR_HI - WIN) >> 12) * 4], FRAME_A + P + W + U
     ; frames with known contents
     mov dword [FRAME_A], 0xaaaa0001
     mov dword [FRAME_B], 0xbbbb0002
@@ -338,3 +345,62 @@ test_fetch_cross_rsvd:
     mov dword [pd + 3 * 4], 0xc00000 + P + W + U + PS
     invlpg [0xc00000]
     ret
+
+; ---------------------------------------------------------------- runs across a page pair
+
+; EBP-relative loads and stores in one straight run, first across the boundary of two linear
+; pages whose frames are in the opposite order (an access checked against the wrong page
+; would land on FRAME_RO), then all within the upper page, starting above its lowest.
+test_page_pair:
+    pushad
+    ; through the pair's own addresses, so both pages are mapped (and dirty) when the runs start
+    mov dword [PAIR_LO + 0xff8], 0x10101010
+    mov dword [PAIR_LO + 0xffc], 0x11111111
+    mov dword [PAIR_HI], 0x22222222
+    mov dword [PAIR_HI + 4], 0x33333333
+    mov dword [PAIR_HI + 8], 0x44444444
+    mov ebp, PAIR_LO + 0xffc
+    mov eax, [ebp]
+    mov ebx, [ebp + 4]
+    mov ecx, [ebp + 8]
+    mov edx, [ebp - 4]
+    mov [ebp + 4], edx
+    mov [ebp - 4], ecx
+    mov [ebp + 8], eax
+    mov esi, [ebp + 4]
+    mov edi, [ebp + 8]
+    mov [saved_pair], eax
+    mov [saved_pair + 4], ebx
+    mov [saved_pair + 8], ecx
+    mov [saved_pair + 12], edx
+    mov [saved_pair + 16], esi
+    mov [saved_pair + 20], edi
+    mov ebp, PAIR_HI + 8
+    mov eax, [ebp]
+    mov ebx, [ebp - 8]
+    mov ecx, [ebp - 4]
+    mov [ebp + 4], ebx
+    mov edx, [ebp + 4]
+    mov [saved_pair + 24], eax
+    mov [saved_pair + 28], ebx
+    mov [saved_pair + 32], ecx
+    mov [saved_pair + 36], edx
+    popad
+    CHECK dword [saved_pair], 0x11111111, "page pair: load at the end of the lower page"
+    CHECK dword [saved_pair + 4], 0x22222222, "page pair: load at the start of the upper page"
+    CHECK dword [saved_pair + 8], 0x33333333, "page pair: second dword of the upper page"
+    CHECK dword [saved_pair + 12], 0x10101010, "page pair: load below the first"
+    CHECK dword [saved_pair + 16], 0x10101010, "page pair: store to the upper page, read back"
+    CHECK dword [saved_pair + 20], 0x11111111, "page pair: second store, read back"
+    CHECK dword [FRAME_A], 0x10101010, "page pair: the store went to the upper page's frame"
+    CHECK dword [FRAME_B + 0xff8], 0x33333333, "page pair: the store went to the lower frame"
+    CHECK dword [FRAME_RO], 0x0dd00dd0, "page pair: the frame above the lower one untouched"
+    CHECK dword [saved_pair + 24], 0x44444444, "page pair: a run within the upper page"
+    CHECK dword [saved_pair + 28], 0x10101010, "page pair: ... its lowest dword"
+    CHECK dword [saved_pair + 32], 0x11111111, "page pair: ... its second dword"
+    CHECK dword [saved_pair + 36], 0x10101010, "page pair: ... a store and a load"
+    ret
+
+section .bss
+saved_pair:     resd 10
+section .text

@@ -996,10 +996,12 @@ static void run_case(Runner *r, const Case *c, Result *res)
         }
     }
     /* stray writes: compare the pages the case reached with the shadow, then sync them */
-    for (unsigned i = 0; i < DBT_TLB_SIZE; i++) {
-        const TlbEntry *e = &env->tlb[i];
-        if (e->read_tag != ~0ull || e->write_tag != ~0ull)
-            touch_page(r, e->phys);
+    for (unsigned u = 0; u < 2; u++) {
+        for (unsigned i = 0; i < DBT_TLB_ALL; i++) {
+            const TlbEntry *e = &env->tlb[u][i];
+            if (e->read_tag != ~0ull || e->write_tag != ~0ull)
+                touch_page(r, e->phys);
+        }
     }
     for (int pass = 0; pass < 2; pass++) {
         const Ram *ram = pass ? &c->fram : &c->iram;
