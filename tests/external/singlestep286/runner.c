@@ -1356,9 +1356,12 @@ int main(int argc, char **argv)
     printf("run as the 386's #UD for LOCK on a non-lockable instruction (the 286 ignores the "
            "prefix): %u\n",
            lock_ud);
-    for (size_t i = 0; i < job.nstems; i++)
+    for (size_t i = 0; i < job.nstems; i++) {
         if (job.results[i].first_fail)
             printf("%s", job.results[i].first_fail);
+        free(job.results[i].first_fail);
+    }
+    free(job.results);
     double secs = (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("singlestep286: %zu opcodes, %u cases: %u passed, %u failed, %u skipped; %u opcodes "
            "with failures; %.1f s on %d threads\n",
