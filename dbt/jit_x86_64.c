@@ -91,6 +91,7 @@ static const int8_t alloc_order[] = {RAX, RCX, RDX, R12, R13, R14, RBP, RSI, RDI
 #define CODE_SIZE (64u << 20)
 #define CODE_SLACK (1u << 20) /* flush when less than this is left */
 #define RUN_LIMIT 65536       /* guest instructions per entry before dbt_exec looks again */
+#define RET_STACK_BYTES 65536 /* return prediction: host stack for entries (16 bytes each) */
 
 /* x86 ALU group numbers (opcode / 8) and group-2/3 extensions */
 enum { A_ADD, A_OR, A_ADC, A_SBB, A_AND, A_SUB, A_XOR, A_CMP };
@@ -133,6 +134,8 @@ struct JitSlot {
      * next block), or straight to the next block when via_nocc has nothing to move. */
     uint8_t *site, *unlinked, *via_cc, *via_nocc, *site2;
     bool nocc_direct;
+    bool cont; /* a call's continuation (return prediction): the flags are stored and the
+                  guest registers home when it runs, so it links straight to the next block */
     Block *from, *to;
     uint64_t eip;
     JitSlot *next_in, **pprev_in; /* in to's list of incoming links */
@@ -150,6 +153,10 @@ struct Jit {
     size_t size, used, fixed;
     JitSlot *(*enter)(DbtCpu *env, void *code);
     uint8_t *epilogue;
+    /* return prediction: the host RSP at entry (where the sentinel entry is) and the lowest
+     * RSP a call may push below (the depth cap), variables in code memory for RIP-relative
+     * access */
+    uint8_t *rsp_entry, *rsp_floor;
     JitSlot *last; /* the exit the last jit_run left through, if it can be linked */
     bool dump;
     bool check; /* DUALVM_JIT_CHECK: verify the register bookkeeping after every op */
@@ -231,6 +238,9 @@ typedef struct Cg {
     uint64_t eip;   /* EIP of the current instruction */
     bool smc_check; /* the current instruction stored or called a helper */
     bool chainable;
+    bool call_pred;    /* the exit being generated is a call's: push a return prediction */
+    uint64_t call_ret; /* its return EIP */
+    bool ret_pred;     /* the exit being generated is a near return's */
     uint32_t *live; /* per op: temps live after it */
     jmp_buf fail;
     const char *why;
@@ -1100,6 +1110,50 @@ static void jmp_site(Cg *g, int l)
     put4(g, 0);
 }
 
+static JitSlot *new_slot(Cg *g, uint64_t eip);
+
+/* cmp rsp, [rip + var] */
+static void cmp_rsp_rip(Cg *g, uint8_t *var)
+{
+    put1(g, 0x48);
+    put1(g, 0x3b);
+    put1(g, 0x25);
+    add_fixup(g, -1, var);
+}
+
+/* Return prediction, at a call's exit once the run budget is checked: push an entry (the
+ * return EIP, zero-extended; the host address of a continuation) with a host call, so the
+ * near return that pops this EIP can `ret` to the continuation, which the host predicts, and
+ * the continuation jumps on to the block at the return EIP through a slot of its own (linked
+ * like any exit: same mode, CS base and page as this block). The entries live only while
+ * compiled code runs: the epilogue drops them, and everything that could make one wrong (mode,
+ * page tables, invalidation, interrupts) goes through dbt_exec. Only the jump into the next
+ * block is left to the caller. */
+static void emit_call_push(Cg *g)
+{
+    JitSlot *s = new_slot(g, g->call_ret);
+    s->cont = true;
+    int *sl = g->slot_lab[s - g->jb->slots];
+    int l_go = new_label(g);
+    sl[0] = sl[4] = new_label(g);
+    sl[1] = sl[2] = sl[3] = new_label(g);
+    cmp_rsp_rip(g, g->jit->rsp_floor); /* too deep: no entry (a return then mispredicts) */
+    jcc_l(g, HC_BE, l_go);
+    mov_ri(g, RS0, g->call_ret);
+    push_r(g, RS0);
+    put1(g, 0xe8); /* call l_go */
+    add_fixup(g, l_go, NULL);
+    lea(g, 8, RSP, M_(RSP, 8)); /* the continuation: the return popped the host address */
+    jmp_site(g, sl[0]);
+    int cur = g->cur;
+    g->cur = COLD;
+    bind(g, sl[1]); /* unlinked: the return stored EIP and the flags, registers are home */
+    mov_ri(g, RAX, (uint64_t)(uintptr_t)s);
+    jmp_abs(g, g->jit->epilogue);
+    g->cur = cur;
+    bind(g, l_go);
+}
+
 /* Leave for EIP eip: flags stored, guest registers in their homes, R15 counted. The flags go
  * first: the pending record may pin values in home registers. With a slot the exit can be
  * linked to the next block (JitSlot), after the run budget is checked. */
@@ -1122,6 +1176,8 @@ static void emit_leave(Cg *g, uint64_t eip, JitSlot *slot, unsigned nins)
     int l_budget = new_label(g), l_tail = new_label(g);
     alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
     jcc_l(g, HC_AE, l_budget);
+    if (g->call_pred)
+        emit_call_push(g);
     jmp_site(g, sl[0]);
     bind(g, sl[2]); /* via_cc: the flags, then on as via_nocc */
     cc_emit_store(g);
@@ -2485,7 +2541,22 @@ static void emit_lookup_exit(Cg *g, Val v)
         int l = new_label(g);
         alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
         jcc_l(g, HC_AE, l);
+        if (g->call_pred)
+            emit_call_push(g);
         load(g, 8, RS0, ENV(OFF(s.rip)));
+        if (g->ret_pred) {
+            /* the top entry predicted this return: ret to its continuation; else drop it
+             * (unless it is the sentinel) and look the block up */
+            int l_miss = new_label(g), l_look = new_label(g);
+            alu_rm(g, 8, A_CMP, RS0, M_(RSP, 8));
+            jcc_l(g, HC_NE, l_miss);
+            put1(g, 0xc3);
+            bind(g, l_miss);
+            cmp_rsp_rip(g, g->jit->rsp_entry);
+            jcc_l(g, HC_E, l_look);
+            lea(g, 8, RSP, M_(RSP, 16));
+            bind(g, l_look);
+        }
         load(g, 8, RAX, ENV(OFF_SEG(S_CS) + (int32_t)offsetof(SegCache, base)));
         lea(g, 8, RCX, MX(RAX, RS0, 0));
         mov_rr(g, 4, RCX, RCX); /* pc */
@@ -2963,11 +3034,21 @@ static __attribute__((noinline)) void compile_block(Cg *g)
             gen_exit_cond(g, o, -1);
             break;
         case IR_EXIT:
-            gen_exit_const(g, o->imm);
+        case IR_EXIT_IND: {
+            const Block *cb = g->b;
+            uint64_t rpc = (cb->cs_base + o->ret_eip) & 0xffffffffull;
+            /* the continuation links like an exit of this block: not to another page */
+            g->call_pred = g->chainable && (o->aux & IR_EXIT_CALL) &&
+                           !((cb->mode & MODE_PG) && ((rpc ^ cb->pc) & DBT_PAGE_MASK));
+            g->call_ret = o->ret_eip;
+            g->ret_pred = g->chainable && o->op == IR_EXIT_IND && (o->aux & IR_EXIT_RET);
+            if (o->op == IR_EXIT)
+                gen_exit_const(g, o->imm);
+            else
+                gen_exit_ind(g, o);
+            g->call_pred = g->ret_pred = false;
             break;
-        case IR_EXIT_IND:
-            gen_exit_ind(g, o);
-            break;
+        }
         }
         finish_op(g, i);
     }
@@ -3063,8 +3144,11 @@ bool jit_compile(DbtCpu *env, Block *b)
     g->b = b;
     g->chainable = chainable;
     uint32_t nexits = 0;
-    for (uint32_t i = 0; i < b->nops; i++)
-        nexits += b->ops[i].op == IR_EXIT || b->ops[i].op == IR_EXIT_COND;
+    for (uint32_t i = 0; i < b->nops; i++) {
+        const IrOp *o = &b->ops[i];
+        nexits += o->op == IR_EXIT || o->op == IR_EXIT_COND;
+        nexits += (o->op == IR_EXIT || o->op == IR_EXIT_IND) && (o->aux & IR_EXIT_CALL);
+    }
     JitBlock *jb = g_malloc0(sizeof(JitBlock) + nexits * sizeof(JitSlot));
     g->jb = jb;
     g->slot_lab = g_new0(SlotLab, nexits + 1);
@@ -3107,7 +3191,9 @@ void jit_link_last_exit(DbtCpu *env, Block *next)
     if ((a->mode & MODE_PG) && ((next->pc ^ a->pc) & DBT_PAGE_MASK))
         return;
     patch(s->site2, next->host_code);
-    if (next->jit->flags_dead_in)
+    if (s->cont)
+        patch(s->site, next->host_code);
+    else if (next->jit->flags_dead_in)
         patch(s->site, s->nocc_direct ? next->host_code : s->via_nocc);
     else
         patch(s->site, s->via_cc);
@@ -3257,6 +3343,28 @@ Jit *jit_new(DbtCpu *env)
     for (int i = 0; i < 6; i++)
         push_r(g, saved[i]);
     rsp_adjust(g, true); /* 16-byte aligned calls */
+    /* the return prediction's sentinel entry: an EIP no return pops (zero-extended), and an
+     * address that returns to dbt_exec; then where it is, and the depth cap */
+    uint32_t rip_at[4];
+    put1(g, 0x6a); /* push -1 */
+    put1(g, 0xff);
+    put1(g, 0x4c); /* lea r10, [rip + ret_miss] */
+    put1(g, 0x8d);
+    put1(g, 0x15);
+    rip_at[0] = g->buf[HOT].len;
+    put4(g, 0);
+    push_r(g, RS0);
+    put1(g, 0x48); /* mov [rip + rsp_entry], rsp */
+    put1(g, 0x89);
+    put1(g, 0x25);
+    rip_at[1] = g->buf[HOT].len;
+    put4(g, 0);
+    lea(g, 8, RS0, M_(RSP, -RET_STACK_BYTES));
+    put1(g, 0x4c); /* mov [rip + rsp_floor], r10 */
+    put1(g, 0x89);
+    put1(g, 0x15);
+    rip_at[2] = g->buf[HOT].len;
+    put4(g, 0);
     mov_rr(g, 8, RENV, RDI);
     mov_rr(g, 8, RS1, RSI);
     alu_rr(g, 4, A_XOR, RCNT, RCNT);
@@ -3269,14 +3377,32 @@ Jit *jit_new(DbtCpu *env)
     load(g, 8, RCX, ENV(OFF(jit_insns_base)));
     alu_rr(g, 8, A_ADD, RCX, RCNT);
     store(g, 8, ENV(OFF(st.insns)), RCX);
+    put1(g, 0x48); /* mov rsp, [rip + rsp_entry]: drop the return prediction's entries */
+    put1(g, 0x8b);
+    put1(g, 0x25);
+    rip_at[3] = g->buf[HOT].len;
+    put4(g, 0);
+    lea(g, 8, RSP, M_(RSP, 16)); /* and its sentinel */
     rsp_adjust(g, false);
     for (int i = 5; i >= 0; i--)
         pop_r(g, saved[i]);
     put1(g, 0xc3);
+    uint32_t miss = g->buf[HOT].len; /* the sentinel's address: back to dbt_exec */
+    mov_ri(g, RAX, 0);
+    put1(g, 0xe9);
+    put4(g, (uint32_t)(epi - (g->buf[HOT].len + 4)));
+    uint32_t vars = (g->buf[HOT].len + 63) & ~63u; /* a cache line of their own */
+    uint32_t target[4] = {miss, vars, vars + 8, vars};
+    for (int i = 0; i < 4; i++) {
+        int32_t rel = (int32_t)target[i] - (int32_t)(rip_at[i] + 4);
+        memcpy(g->buf[HOT].p + rip_at[i], &rel, 4);
+    }
     memcpy(mem, g->buf[HOT].p, g->buf[HOT].len);
     j->enter = (JitSlot * (*)(DbtCpu *, void *))(uintptr_t)mem;
     j->epilogue = mem + epi;
-    j->fixed = j->used = (g->buf[HOT].len + 63) & ~(size_t)63;
+    j->rsp_entry = mem + vars;
+    j->rsp_floor = mem + vars + 8;
+    j->fixed = j->used = vars + 64;
     cg_free(g);
     g_free(g);
     (void)env;
