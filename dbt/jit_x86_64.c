@@ -55,9 +55,11 @@
  * return to dbt_exec, which checks everything. Blocks in modes the back end does not know
  * (single-stepping) are not compiled.
  *
- * Debugging: DUALVM_JIT_DUMP=1 prints each block's IR and code (Capstone), DUALVM_JIT_CHECK=1
- * verifies the register bookkeeping after every op (a slip leaves the block to the
- * interpreter), DUALVM_JIT_NO_BMI2=1 avoids SHLX/SHRX/SARX.
+ * Debugging: DUALVM_JIT_DUMP=1 prints each block's IR and code (Capstone; =0x<linear address>
+ * only that block's), DUALVM_JIT_CHECK=1 verifies the register bookkeeping after every op (a
+ * slip leaves the block to the interpreter), DUALVM_JIT_NO_BMI2=1 avoids SHLX/SHRX/SARX,
+ * DUALVM_JIT_PERF_MAP=1 writes /tmp/perf-PID.map for `perf report` (each block's hot and cold
+ * code by guest address; with -sandbox off, as it opens a file).
  */
 #include "dbt/jit.h"
 
@@ -69,6 +71,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "dbt/helpers.h"
 
@@ -159,6 +162,7 @@ struct Jit {
     uint8_t *rsp_entry, *rsp_floor;
     JitSlot *last; /* the exit the last jit_run left through, if it can be linked */
     bool dump;
+    FILE *perf_map; /* DUALVM_JIT_PERF_MAP: /tmp/perf-PID.map, each block's hot and cold code */
     bool check; /* DUALVM_JIT_CHECK: verify the register bookkeeping after every op */
     bool bmi2;  /* SHLX/SHRX/SARX */
 };
@@ -3099,6 +3103,14 @@ static __attribute__((noinline)) void compile_block(Cg *g)
     g->env->st.jit_code_bytes += total;
     if (j->dump)
         dump_block(j, b, base, total, hot);
+    if (j->perf_map) {
+        fprintf(j->perf_map, "%llx %zx guest_%llx\n", (unsigned long long)(uintptr_t)base, hot,
+                (unsigned long long)b->pc);
+        if (total > hot)
+            fprintf(j->perf_map, "%llx %zx guest_%llx_cold\n",
+                    (unsigned long long)(uintptr_t)(base + hot), total - hot,
+                    (unsigned long long)b->pc);
+    }
 }
 
 static void dump_ir(const Block *b)
@@ -3129,6 +3141,8 @@ bool jit_compile(DbtCpu *env, Block *b)
     bool chainable;
     const char *dump = getenv("DUALVM_JIT_DUMP"); /* read each time: tests turn it on and off */
     j->dump = dump && *dump && strcmp(dump, "0");
+    if (j->dump && !strncmp(dump, "0x", 2))
+        j->dump = strtoull(dump, NULL, 16) == b->pc;
     const char *why = check_block(b, &chainable);
     if (why) {
         if (j->dump)
@@ -3316,6 +3330,14 @@ Jit *jit_new(DbtCpu *env)
     j->size = CODE_SIZE;
     const char *d = getenv("DUALVM_JIT_DUMP");
     j->dump = d && *d && strcmp(d, "0");
+    const char *pm = getenv("DUALVM_JIT_PERF_MAP");
+    if (pm && *pm && strcmp(pm, "0")) {
+        char path[64];
+        snprintf(path, sizeof(path), "/tmp/perf-%d.map", (int)getpid());
+        j->perf_map = fopen(path, "w");
+        if (j->perf_map)
+            setvbuf(j->perf_map, NULL, _IOLBF, 0);
+    }
     const char *ck = getenv("DUALVM_JIT_CHECK");
     j->check = ck && *ck && strcmp(ck, "0");
     unsigned a, bx, c, dx;
@@ -3414,6 +3436,8 @@ void jit_free(Jit *j)
     if (!j)
         return;
     munmap(j->mem, j->size);
+    if (j->perf_map)
+        fclose(j->perf_map);
     g_free(j);
 }
 
