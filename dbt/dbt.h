@@ -139,6 +139,7 @@ typedef struct DbtCpu {
     uint64_t jit_insns_base; /* st.insns when compiled code was entered */
     uint64_t jit_limit;      /* compiled code returns to dbt_exec after this many instructions;
                                 0 makes it return at the next block entry (kick, MMIO) */
+    uint32_t jit_threshold;  /* a block is compiled on its run number jit_threshold + 1 */
 } DbtCpu;
 
 /* Leave the current instruction with an exception. Never returns. */

@@ -80,6 +80,7 @@ struct Block {
     uint32_t ninsns;
     uint32_t nops;
     int valid;
+    uint32_t runs; /* times found by the run loop while not compiled */
     uint64_t cs_base;
     IrOp *ops;
     void *host_code;       /* compiled entry (dbt/jit.h), NULL: the interpreter runs it */
