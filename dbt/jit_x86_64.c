@@ -235,6 +235,7 @@ typedef struct Cg {
     GEnt gr[NGUEST];
     Pcc cc;
     bool hf;        /* host flags hold the pending record's flags */
+    bool hcf;       /* the host carry flag holds the pending record's CF (after SHR / SAR) */
     bool cc_stale;  /* env->cc is out of date and no record is pending: only where
                        flags_liveness() proved nobody looks before they are all rewritten */
     uint8_t *flv;   /* per op: whether the flags it writes can be seen (flags_liveness) */
@@ -957,6 +958,7 @@ static void pcc_set(Cg *g, int op, unsigned size, Val dst, Val s1, Val s2, int d
     pcc_clear(g);
     g->cc = (Pcc){true, (uint8_t)op, (uint8_t)size, (uint8_t)derive, dst, s1, s2};
     g->cc_stale = false;
+    g->hcf = false;
 }
 
 /* The flags are about to be used: they must not be the stale ones a flag-free op left. */
@@ -971,7 +973,7 @@ static void flags_dropped(Cg *g)
 {
     pcc_clear(g);
     g->cc_stale = true;
-    g->hf = false;
+    g->hf = g->hcf = false;
 }
 
 /* The record's s1, computed into scratch RS0 if derived (clobbers the flags then). */
@@ -1032,7 +1034,7 @@ static void cc_commit(Cg *g)
         return;
     cc_emit_store(g);
     pcc_clear(g);
-    g->hf = false;
+    g->hf = g->hcf = false;
 }
 
 /* ---- calls ---- */
@@ -1090,7 +1092,7 @@ static void emit_call(Cg *g, const void *fn, int nargs, const Arg *args, uint32_
     for (int r = 15; r >= 0; r--)
         if (save >> r & 1)
             pop_r(g, r);
-    g->hf = false;
+    g->hf = g->hcf = false;
 }
 
 /* Guest state exact for a call that may fault: instruction count and EIP (registers and flags
@@ -1265,7 +1267,7 @@ static void gen_getr(Cg *g, const IrOp *o)
             mov_rr(g, 4, d, g->gr[i].reg);
             shift_ri(g, 4, SH_SHR, d, 8);
             movzx(g, d, d, 1);
-            g->hf = false;
+            g->hf = g->hcf = false;
         }
         g->wid[d] = 1;
         tset(g, o->d, VR(d));
@@ -1323,7 +1325,7 @@ static void gen_setr(Cg *g, const IrOp *o)
                 if (v.imm & 0xff)
                     alu_ri(g, 8, A_OR, R_(r), (v.imm & 0xff) << 8);
             }
-            g->hf = false;
+            g->hf = g->hcf = false;
             if (g->wid[r] < 2)
                 g->wid[r] = 2;
         } else {
@@ -1450,7 +1452,7 @@ static void gen_mem(Cg *g, const IrOp *o, bool st)
     jmp_l(g, l_join);
     g->cur = HOT;
 
-    g->hf = false;
+    g->hf = g->hcf = false;
     if (ra_own)
         release(g, ra);
     if (st) {
@@ -1580,7 +1582,7 @@ static int cond_inline(Cg *g, int cond, int *hc, bool *val)
                 return 2;
             }
             test_rr(g, 8, p->s2.reg, p->s2.reg);
-            g->hf = false;
+            g->hf = g->hcf = false;
             *hc = (cond & 1) ? HC_E : HC_NE;
             return 1;
         }
@@ -1595,14 +1597,14 @@ static int cond_inline(Cg *g, int cond, int *hc, bool *val)
         if (base == 2 || base == 4 || base == 5) { /* Z, S, P come from dst alone */
             int r = reg_of(g, p->dst, RS0);
             test_rr(g, p->size, r, r);
-            g->hf = false;
+            g->hf = g->hcf = false;
             *hc = cond;
             return 1;
         }
         if (base == 1) { /* CF: top bit (SHL) or bit 0 (SHR) of s1 */
             int r = reg_of(g, p->s1, RS0);
             bt_ri(g, 8, r, p->op == CC_OP_SHL ? p->size * 8 - 1 : 0);
-            g->hf = false;
+            g->hf = g->hcf = false;
             *hc = cond; /* B = CF set, AE = CF clear */
             return 1;
         }
@@ -1681,7 +1683,7 @@ static Val carry_val(Cg *g)
                 shift_ri(g, 8, SH_SHR, d, p->size * 8 - 1);
             alu_ri(g, 4, A_AND, R_(d), 1);
             g->wid[d] = 1;
-            g->hf = false;
+            g->hf = g->hcf = false;
             return VR(d);
         }
         }
@@ -1750,6 +1752,8 @@ static bool carry_to_host(Cg *g)
         return true;
     case CC_OP_SHL:
     case CC_OP_SHR: {
+        if (g->hcf)
+            return true;
         int r = reg_of(g, p->s1, RS0);
         bt_ri(g, 8, r, p->op == CC_OP_SHL ? p->size * 8 - 1 : 0);
         return true;
@@ -1941,6 +1945,8 @@ static bool gen_alu_noflags(Cg *g, const IrOp *o, int i)
     return true;
 }
 
+static int dest_reg(Cg *g, int k, int res);
+
 static void gen_alu(Cg *g, const IrOp *o, int i)
 {
     if (!g->flv[i] && gen_alu_noflags(g, o, i))
@@ -2125,7 +2131,7 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
                 movsx(g, s, a.reg, sz);
             if (c > 1)
                 shift_ri(g, 8, SH_SAR, s, (int)c - 1);
-            d = ralloc(g);
+            d = dest_reg(g, i, o->d); /* the source is in s now */
             mov_rr(g, 8, d, s);
             shift_ri(g, 8, SH_SAR, d, 1);
             mask_reg(g, d, sz);
@@ -2133,7 +2139,7 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
             Val m = masked(g, a, size);
             load_val(g, s, m);
             vrelease(g, m);
-            d = ralloc(g);
+            d = dest_reg(g, i, o->d); /* the source is in s now */
             if (o->aux == ALU_SHR) {
                 if (c > 1)
                     shift_ri(g, 8, SH_SHR, s, (int)c - 1);
@@ -2152,6 +2158,9 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
         pcc_set(g, o->aux == ALU_SHR || o->aux == ALU_SAR ? CC_OP_SHR : CC_OP_SHL, size, VR(d),
                 VR(s), VC(0), D_NONE);
         g->hf = false;
+        /* the last instruction shifted s right by one (mask_reg keeps the flags): the bit it
+         * shifted out is the guest's CF */
+        g->hcf = o->aux != ALU_SHL && o->aux != ALU_SAL;
         tset(g, o->d, VR(d));
         return;
     }
@@ -2226,13 +2235,13 @@ static void gen_arith(Cg *g, const IrOp *o)
         if (size < 4)
             mask_reg(g, d, (int)size);
         g->wid[d] = (uint8_t)(size < 8 ? size : 8);
-        g->hf = false;
+        g->hf = g->hcf = false;
         break;
     case IR_AND:
         load_val(g, d, a);
         alu_v(g, 8, A_AND, d, b);
         g->wid[d] = (uint8_t)(vwid(g, a) < vwid(g, b) ? vwid(g, a) : vwid(g, b));
-        g->hf = false;
+        g->hf = g->hcf = false;
         break;
     case IR_SHLI:
         load_val(g, d, a);
@@ -2240,7 +2249,7 @@ static void gen_arith(Cg *g, const IrOp *o)
             shift_ri(g, 8, SH_SHL, d, (int)b.imm);
         mask_reg(g, d, (int)size);
         g->wid[d] = (uint8_t)size;
-        g->hf = false;
+        g->hf = g->hcf = false;
         break;
     case IR_SEXT:
         movsx(g, d, a.reg, (int)size);
@@ -2257,6 +2266,33 @@ static void gen_arith(Cg *g, const IrOp *o)
 /* Address arithmetic as ea() emits it (SHLI for the scale, ADD of the base, ADDI of the
  * displacement) in one lea, when the intermediate temps die inside the pattern. Returns how many
  * ops after i it took over, or -1. */
+/* A register for temp res, the result of op k, owned by the caller. When op k+1 puts res in a
+ * guest register whose register nothing else holds (nor any temp live after op k), that
+ * register, so the result lands where the guest register already lives (at an exit it then
+ * needs no move home); the caller must have read every source it needs before writing it. */
+static int dest_reg(Cg *g, int k, int res)
+{
+    const Block *b = g->b;
+    if (k + 1 >= (int)b->nops)
+        return ralloc(g);
+    const IrOp *n = &b->ops[k + 1];
+    if (n->op != IR_SETR || n->a != res || n->size != 4 || (n->aux & IR_HI8))
+        return ralloc(g);
+    int r = g->gr[n->aux & 7].reg, held = 0;
+    if (r < 0)
+        return ralloc(g);
+    for (int t = 0; t < IR_NTEMPS; t++)
+        if (g->t[t].kind == VREG && g->t[t].reg == r) {
+            if (t == res || live_after(g, k, t))
+                return ralloc(g);
+            held++;
+        }
+    if (g->refs[r] != 1 + held)
+        return ralloc(g);
+    hold(g, r);
+    return r;
+}
+
 static int gen_lea(Cg *g, int i)
 {
     const Block *b = g->b;
@@ -2315,7 +2351,7 @@ static int gen_lea(Cg *g, int i)
     }
     if (index.kind != VREG)
         return -1; /* all constant: leave it to gen_arith's folding */
-    int d = ralloc(g);
+    int d = dest_reg(g, k, res); /* lea reads its sources before it writes */
     if (has_base)
         lea(g, 4, d, (Rm){-1, base.reg, index.reg, (int8_t)scale, (int32_t)disp});
     else if (scale == 1)
@@ -2343,7 +2379,7 @@ static void gen_select(Cg *g, const IrOp *o)
     test_rr(g, 8, c.reg, c.reg);
     cmov(g, 8, HC_NE, d, reg_of(g, a, RS1));
     g->wid[d] = (uint8_t)(vwid(g, a) > vwid(g, b) ? vwid(g, a) : vwid(g, b));
-    g->hf = false;
+    g->hf = g->hcf = false;
     tset(g, o->d, VR(d));
 }
 
@@ -2432,9 +2468,11 @@ static bool gen_imul_noflags(Cg *g, const IrOp *o, int i)
         a = b;
         b = t;
     }
-    int d = ralloc(g);
+    int d;
     if (b.kind == VCONST && (sz < 8 || is_s32(b.imm))) {
-        enc(g, sz, 0, 1, 0x69, d, R_(a.reg)); /* imul d, a, imm */
+        /* imul d, a, imm: one instruction, which reads a before it writes d */
+        d = dest_reg(g, i, o->d);
+        enc(g, sz, 0, 1, 0x69, d, R_(a.reg));
         if (sz == 2) {
             put1(g, (uint8_t)b.imm);
             put1(g, (uint8_t)(b.imm >> 8));
@@ -2442,6 +2480,7 @@ static bool gen_imul_noflags(Cg *g, const IrOp *o, int i)
             put4(g, (uint32_t)b.imm);
         }
     } else {
+        d = ralloc(g);
         load_val(g, d, a);
         enc(g, sz, 0, 2, 0x0faf, d, R_(reg_of(g, b, RS1))); /* imul d, b */
     }
@@ -2499,7 +2538,7 @@ static void gen_insn(Cg *g, const IrOp *o)
         bind(g, l);
         emit_leave(g, o->imm, NULL, g->nins);
         g->cur = HOT;
-        g->hf = false;
+        g->hf = g->hcf = false;
         g->smc_check = false;
     }
     g->nins++;
@@ -2522,7 +2561,7 @@ static void gen_exit_cond(Cg *g, const IrOp *o, int hc)
         } else {
             test_rr(g, 8, v.reg, v.reg);
             jcc_l(g, HC_NE, l);
-            g->hf = false;
+            g->hf = g->hcf = false;
         }
     }
     g->cur = COLD;
