@@ -131,11 +131,13 @@ _Static_assert(sizeof(((DbtCpu *)0)->smc_hit) == 1, "smc_hit is tested as a byte
 typedef struct JitSlot JitSlot;
 typedef struct JitBlock JitBlock;
 struct JitSlot {
-    /* The exit's jmp (rel32 at site) goes to `unlinked` (return to dbt_exec) until linked, then
-     * to `via_cc` (store the flags, then as via_nocc) or, when the next block writes all flags
-     * before anything can see them, to `via_nocc` (guest registers home, jmp at site2 to the
-     * next block), or straight to the next block when via_nocc has nothing to move. */
-    uint8_t *site, *unlinked, *via_cc, *via_nocc, *site2;
+    /* The exit's jmp (rel32 at site) goes to `unlinked` until linked: via_cc (store the flags,
+     * then as via_nocc: guest registers home, the run budget checked again, jmp at site2),
+     * where site2 goes to `unlinked2` (return this slot to dbt_exec). Linked, site2 goes to
+     * the next block, and site to via_cc or, when the next block writes all flags before
+     * anything can see them, to via_nocc, or straight to the next block when via_nocc has
+     * nothing to do. */
+    uint8_t *site, *unlinked, *via_cc, *via_nocc, *site2, *unlinked2;
     bool nocc_direct;
     bool cont; /* a call's continuation (return prediction): the flags are stored and the
                   guest registers home when it runs, so it links straight to the next block */
@@ -214,8 +216,8 @@ typedef struct Pcc {
     Val dst, s1, s2;
 } Pcc;
 
-/* labels of a slot's site, unlinked, via_cc, via_nocc and site2 (JitSlot) */
-typedef int SlotLab[5];
+/* labels of a slot's site, unlinked, via_cc, via_nocc, site2 and unlinked2 (JitSlot) */
+typedef int SlotLab[6];
 
 typedef struct Cg {
     DbtCpu *env;
@@ -243,6 +245,7 @@ typedef struct Cg {
     uint64_t eip;   /* EIP of the current instruction */
     bool smc_check; /* the current instruction stored or called a helper */
     bool chainable;
+    bool no_access;    /* no memory access and only plain helpers: nothing here sets jit_limit */
     bool call_pred;    /* the exit being generated is a call's: push a return prediction */
     uint64_t call_ret; /* its return EIP */
     bool ret_pred;     /* the exit being generated is a near return's */
@@ -1142,7 +1145,7 @@ static void emit_call_push(Cg *g)
     int *sl = g->slot_lab[s - g->jb->slots];
     int l_go = new_label(g);
     sl[0] = sl[4] = new_label(g);
-    sl[1] = sl[2] = sl[3] = new_label(g);
+    sl[1] = sl[2] = sl[3] = sl[5] = new_label(g);
     cmp_rsp_rip(g, g->jit->rsp_floor); /* too deep: no entry (a return then mispredicts) */
     jcc_l(g, HC_BE, l_go);
     mov_ri(g, RS0, g->call_ret);
@@ -1177,36 +1180,48 @@ static void emit_leave(Cg *g, uint64_t eip, JitSlot *slot, unsigned nins)
         return;
     }
     int *sl = g->slot_lab[slot - g->jb->slots];
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 6; k++)
         sl[k] = new_label(g);
-    int l_budget = new_label(g), l_tail = new_label(g);
-    alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
-    jcc_l(g, HC_AE, l_budget);
+    sl[1] = sl[2]; /* unlinked: the way through via_cc, on to unlinked2 */
+    /* The budget is checked where a chain may go round: a forward link (to a block at a
+     * higher address) cannot close a loop of links by itself. Only where this block cannot
+     * have set jit_limit itself (an access that ended in MMIO wants the next boundary):
+     * other threads' kicks may wait the few blocks to the next check. */
+    uint64_t pc = (g->b->cs_base + eip) & 0xffffffffull;
+    bool check = !(g->no_access && pc > g->b->pc);
+    if (check) {
+        alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
+        jcc_l(g, HC_AE, sl[2]);
+    }
     if (g->call_pred)
         emit_call_push(g);
     jmp_site(g, sl[0]);
+    /* One copy of the way out for a linked exit and for the return to dbt_exec (not linked,
+     * or the budget used up: then the check below fails too; a direct link skips it) */
     bind(g, sl[2]); /* via_cc: the flags, then on as via_nocc */
     cc_emit_store(g);
     bind(g, sl[3]); /* via_nocc */
     uint32_t at = g->buf[g->cur].len;
     emit_home_all(g);
-    slot->nocc_direct = g->buf[g->cur].len == at;
+    slot->nocc_direct = g->buf[g->cur].len == at; /* then the check above was the one */
+    int l_budget = new_label(g), l_tail = new_label(g);
+    if (check) {
+        alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
+        jcc_l(g, HC_AE, l_budget);
+    }
     jmp_site(g, sl[4]);
-    /* back to dbt_exec: the budget is used up (RAX = NULL) or the exit is not linked (RAX =
-     * this slot); RAX goes through the stack as the record may pin a value in RAX */
-    bind(g, l_budget);
-    put1(g, 0x6a); /* push 0 */
-    put1(g, 0);
-    jmp_l(g, l_tail);
-    bind(g, sl[1]); /* unlinked */
-    mov_ri(g, RS0, (uint64_t)(uintptr_t)slot);
-    push_r(g, RS0);
+    /* back to dbt_exec (the flags stored, registers home: RAX is free): not linked (RAX =
+     * this slot), or the budget used up (RAX = NULL) */
+    bind(g, sl[5]); /* unlinked2 */
+    mov_ri(g, RAX, (uint64_t)(uintptr_t)slot);
+    if (check) {
+        jmp_l(g, l_tail);
+        bind(g, l_budget);
+        mov_ri(g, RAX, 0);
+    }
     bind(g, l_tail);
-    cc_emit_store(g);
-    emit_home_all(g);
     mov_ri(g, RS0, eip);
     store(g, 8, ENV(OFF(s.rip)), RS0);
-    pop_r(g, RAX);
     jmp_abs(g, g->jit->epilogue);
 }
 
@@ -2103,8 +2118,9 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
             tset(g, o->d, VC(~a.imm & size_mask(size)));
             return;
         }
-        int d = ralloc(g);
-        mov_rr(g, 8, d, a.reg);
+        int d = dest_reg(g, i, o->d);
+        if (d != a.reg)
+            mov_rr(g, 8, d, a.reg);
         grp3(g, sz == 8 ? 8 : 4, 2, d); /* not: the flags stay */
         if (sz < 4)
             mask_reg(g, d, sz);
@@ -3121,8 +3137,8 @@ static __attribute__((noinline)) void compile_block(Cg *g)
         memcpy(site, &rel, 4);
     }
     for (uint32_t k = 0; k < jb->nslots; k++) {
-        uint8_t *a[5];
-        for (int m = 0; m < 5; m++) {
+        uint8_t *a[6];
+        for (int m = 0; m < 6; m++) {
             Label *l = &g->lab[g->slot_lab[k][m]];
             a[m] = base + (l->buf == COLD ? hot : 0) + l->off;
         }
@@ -3132,8 +3148,9 @@ static __attribute__((noinline)) void compile_block(Cg *g)
         s->via_cc = a[2];
         s->via_nocc = a[3];
         s->site2 = a[4];
+        s->unlinked2 = a[5];
+        patch(s->site2, s->unlinked2);
         patch(s->site, s->unlinked);
-        patch(s->site2, s->unlinked);
     }
     j->used = start + total;
     b->host_code = base;
@@ -3196,6 +3213,13 @@ bool jit_compile(DbtCpu *env, Block *b)
     g->jit = j;
     g->b = b;
     g->chainable = chainable;
+    g->no_access = true;
+    for (uint32_t i = 0; i < b->nops; i++) {
+        const IrOp *o = &b->ops[i];
+        if (o->op == IR_LD || o->op == IR_ST ||
+            (o->op == IR_HELPER && (!helper_no_store(o) || helper_to_call(o) != o->fn)))
+            g->no_access = false;
+    }
     uint32_t nexits = 0;
     for (uint32_t i = 0; i < b->nops; i++) {
         const IrOp *o = &b->ops[i];
@@ -3269,6 +3293,7 @@ void jit_block_dead(DbtCpu *env, Block *b)
         j->last = NULL;
     for (JitSlot *s = jb->incoming, *n; s; s = n) {
         n = s->next_in;
+        patch(s->site2, s->unlinked2);
         patch(s->site, s->unlinked);
         s->to = NULL;
         s->next_in = NULL;
@@ -3280,6 +3305,7 @@ void jit_block_dead(DbtCpu *env, Block *b)
         if (!s->to)
             continue;
         /* b may still be running (it invalidated itself): its exits go back to dbt_exec */
+        patch(s->site2, s->unlinked2);
         patch(s->site, s->unlinked);
         *s->pprev_in = s->next_in;
         if (s->next_in)
@@ -3305,6 +3331,7 @@ void jit_unlink_all(DbtCpu *env)
         jb->incoming = NULL;
         for (uint32_t i = 0; i < jb->nslots; i++) {
             JitSlot *s = &jb->slots[i];
+            patch(s->site2, s->unlinked2);
             patch(s->site, s->unlinked);
             s->to = NULL;
             s->next_in = NULL;
