@@ -1703,11 +1703,31 @@ static Val carry_val(Cg *g)
         }
         }
     }
+    bool stored = !p->active; /* the record is env->cc, from before this block */
     cc_commit(g);
     int d = ralloc(g);
+    int l_call = new_label(g), l_done = new_label(g);
+    if (stored) {
+        /* a compare or subtract is the usual one (a CMP and a branch ended the last block):
+         * its carry inline, anything else from cc_carry() */
+        alu_ri(g, 4, A_CMP, ENV(OFF(cc.op)), CC_OP_SUB);
+        jcc_l(g, HC_NE, l_call);
+        load(g, 8, d, ENV(OFF(cc.src1)));
+        alu_rm(g, 8, A_CMP, d, ENV(OFF(cc.src2)));
+        setcc(g, HC_B, d);
+        movzx(g, d, d, 1);
+        g->cur = COLD;
+        bind(g, l_call);
+    }
     Arg args[] = {{ARG_ENVOFF, VC(0), OFF(cc)}};
     emit_call(g, (const void *)cc_carry, 1, args, 1u << d);
     movzx(g, d, RS0, 1);
+    if (stored) {
+        jmp_l(g, l_done);
+        g->cur = HOT;
+        bind(g, l_done);
+    }
+    g->hf = g->hcf = false;
     g->wid[d] = 1;
     return VR(d);
 }
