@@ -44,16 +44,28 @@
  * interpreter does.
  *
  * Chaining. Each constant exit counts its instructions into R15, compares R15 with
- * env->jit_limit (returning to dbt_exec when reached: the run budget, kicks, MMIO), then jumps
- * through a patchable jmp that first goes to "store the flags, set EIP, return this exit's slot
- * to dbt_exec". dbt_exec then finds the next block and, if both are compiled, in the same mode
- * and CS base (and on the same page under paging), jit_link_last_exit() points the jmp at the
- * next block, through the flags store or straight when the next block does not need them.
- * Computed exits (ret, jmp reg) look the next block up in env->jc inline and jump to it.
- * Blocks that call a helper that may change the mode, IF, the page tables or a device (far
- * transfers, loads of SS, POPF, STI/CLI, I/O, CR writes, HLT, INT) never chain: their exits
- * return to dbt_exec, which checks everything. Blocks in modes the back end does not know
- * (single-stepping) are not compiled.
+ * env->jit_limit (returning to dbt_exec when reached: the run budget, kicks, MMIO; not at an
+ * exit to a higher address of a block that cannot have set jit_limit itself, as a loop of
+ * links needs one that does not go up), then jumps through a patchable jmp that first goes to
+ * "store the flags, move the registers home, set EIP, return this exit's slot to dbt_exec"
+ * (emit_leave: the same code a link goes through, with a second patchable jmp at its end).
+ * dbt_exec then finds the next block and, if both are compiled, in the same mode and CS base
+ * (and on the same page under paging), jit_link_last_exit() points the jmps at the next block,
+ * through the flags store or straight when the next block does not need them. Computed exits
+ * (ret, jmp reg) look the next block up in env->jc inline and jump to it. Blocks that call a
+ * helper that may change the mode, IF, the page tables or a device (far transfers, loads of
+ * SS, POPF, STI/CLI, I/O, CR writes, HLT, INT) never chain: their exits return to dbt_exec,
+ * which checks everything. Blocks in modes the back end does not know (single-stepping) are
+ * not compiled.
+ *
+ * Return prediction. A near CALL's exit pushes (return EIP, host address of a continuation)
+ * on the host stack with a host call; a near RET compares the EIP it popped with the top entry
+ * and, equal, does a host ret, which the host's return stack predicts, to the continuation,
+ * which jumps on through a slot of its own like a linked exit (else it drops the entry and
+ * looks the block up). The entries live only while compiled code runs: the epilogue resets
+ * RSP, and whatever could make one wrong (mode, CS, page tables, invalidated code, interrupts)
+ * goes through dbt_exec first. A sentinel entry at the bottom returns to dbt_exec, and at
+ * RET_STACK_BYTES a call pushes nothing.
  *
  * Debugging: DUALVM_JIT_DUMP=1 prints each block's IR and code (Capstone; =0x<linear address>
  * only that block's), DUALVM_JIT_CHECK=1 verifies the register bookkeeping after every op (a
