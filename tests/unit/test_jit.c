@@ -939,6 +939,39 @@ Test(jit, deadline_during_chained_loop)
 
 /* ---- fallback ---- */
 
+/* The default back end compiles a block on its third run: the loop's blocks are compiled, the
+ * code before and after it (run once) is left to the interpreter, and the result is the same. */
+Test(jit, default_compiles_on_third_run)
+{
+    if (!have_jit())
+        return;
+    if (getenv("DUALVM_DBT_BACKEND") || getenv("DUALVM_JIT_THRESHOLD")) {
+        cr_log_warn("a back end or threshold chosen from the environment: no default to test");
+        return;
+    }
+    Vm a = vm_new(DBT_BACKEND_INTERP), b;
+    MachineConfig cfg = {.ram_size = 16 << 20, .serial = "none"};
+    char err[256];
+    b.m = pc_new(&cfg, err, sizeof(err));
+    cr_assert(b.m, "%s", err);
+    b.env = dbt_new(b.m); /* no back end named: the default */
+    cr_assert(b.env);
+    cr_assert_eq(b.env->backend, DBT_BACKEND_JIT);
+    Vm *vms[2] = {&a, &b};
+    for (int k = 0; k < 2; k++) {
+        put(vms[k], CODE_GPA, code_chain, sizeof(code_chain));
+        vm_reset(vms[k], CODE_GPA, 0);
+        cr_assert_eq(vm_run(vms[k]), DBT_RUN_HLT, "%s", vms[k]->env->error);
+    }
+    compare(&a, &b, "default");
+    DbtStats *s = &b.env->st;
+    cr_assert_gt(s->jit_blocks, 4, "the loop was not compiled");
+    cr_assert_lt(s->jit_blocks, s->blocks_translated, "code run once was compiled");
+    cr_assert_eq(s->jit_fallbacks, 0);
+    vm_free(&a);
+    vm_free(&b);
+}
+
 Test(jit, unknown_op_falls_back)
 {
     if (!have_jit())
