@@ -355,11 +355,18 @@ void dbt_free(DbtCpu *env)
 static void maybe_compile(DbtCpu *env, Block *b)
 {
     /* single-instruction blocks stay with the interpreter: they must come back here */
-    if (env->jit && !b->host_code && !(b->mode & MODE_STEP) && b->runs++ == env->jit_threshold) {
-        uint64_t t1 = now_ns();
-        jit_compile(env, b); /* or the interpreter keeps it */
-        env->st.jit_compile_ns += now_ns() - t1;
+    if (!env->jit || b->host_code || (b->mode & MODE_STEP) || b->runs > env->jit_threshold)
+        return;
+    if (b->runs < env->jit_threshold) {
+        b->runs++;
+        return;
     }
+    if (jit_need_flush(env))
+        return; /* find_block flushes before its next translation; compile after that */
+    b->runs++;
+    uint64_t t1 = now_ns();
+    jit_compile(env, b); /* or the interpreter keeps it */
+    env->st.jit_compile_ns += now_ns() - t1;
 }
 
 static Block *find_block(DbtCpu *env)
