@@ -946,8 +946,7 @@ Test(jit, default_compiles_on_third_run)
     if (!have_jit())
         return;
     if (getenv("DUALVM_DBT_BACKEND") || getenv("DUALVM_JIT_THRESHOLD")) {
-        cr_log_warn("a back end or threshold chosen from the environment: no default to test");
-        return;
+        cr_skip_test("a back end or threshold chosen from the environment: no default to test");
     }
     Vm a = vm_new(DBT_BACKEND_INTERP), b;
     MachineConfig cfg = {.ram_size = 16 << 20, .serial = "none"};
