@@ -107,6 +107,7 @@ static const int8_t alloc_order[] = {RAX, RCX, RDX, R12, R13, R14, RBP, RSI, RDI
 #define CODE_SLACK (1u << 20) /* flush when less than this is left */
 #define RUN_LIMIT 65536       /* guest instructions per entry before dbt_exec looks again */
 #define RET_STACK_BYTES 65536 /* return prediction: host stack for entries (16 bytes each) */
+#define DATA_PAGE 4096        /* the code memory's first page: variables, not code */
 
 /* x86 ALU group numbers (opcode / 8) and group-2/3 extensions */
 enum { A_ADD, A_OR, A_ADC, A_SBB, A_AND, A_SUB, A_XOR, A_CMP };
@@ -3511,18 +3512,23 @@ Jit *jit_new(DbtCpu *env)
     mov_ri(g, RAX, 0);
     put1(g, 0xe9);
     put4(g, (uint32_t)(epi - (g->buf[HOT].len + 4)));
-    uint32_t vars = (g->buf[HOT].len + 63) & ~63u; /* a cache line of their own */
-    uint32_t target[4] = {miss, vars, vars + 8, vars};
+    /* The variables live in the first page of the mapping, made non-executable: stores to a
+     * page holding code would make the host CPU throw away decoded instructions (its own
+     * self-modifying code check) at every entry. The code starts on the second page. */
+    uint8_t *code = mem + DATA_PAGE;
+    int32_t target[4] = {(int32_t)miss, -DATA_PAGE, -DATA_PAGE + 8, -DATA_PAGE};
     for (int i = 0; i < 4; i++) {
-        int32_t rel = (int32_t)target[i] - (int32_t)(rip_at[i] + 4);
+        int32_t rel = target[i] - (int32_t)(rip_at[i] + 4);
         memcpy(g->buf[HOT].p + rip_at[i], &rel, 4);
     }
-    memcpy(mem, g->buf[HOT].p, g->buf[HOT].len);
-    j->enter = (JitSlot * (*)(DbtCpu *, void *))(uintptr_t)mem;
-    j->epilogue = mem + epi;
-    j->rsp_entry = mem + vars;
-    j->rsp_floor = mem + vars + 8;
-    j->fixed = j->used = vars + 64;
+    memcpy(code, g->buf[HOT].p, g->buf[HOT].len);
+    if (mprotect(mem, DATA_PAGE, PROT_READ | PROT_WRITE))
+        cg_fail(g, "mprotect");
+    j->enter = (JitSlot * (*)(DbtCpu *, void *))(uintptr_t)code;
+    j->epilogue = code + epi;
+    j->rsp_entry = mem;
+    j->rsp_floor = mem + 8;
+    j->fixed = j->used = DATA_PAGE + ((g->buf[HOT].len + 63) & ~(size_t)63);
     cg_free(g);
     g_free(g);
     (void)env;
