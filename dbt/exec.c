@@ -352,10 +352,12 @@ void dbt_free(DbtCpu *env)
     g_free(env);
 }
 
-static void maybe_compile(DbtCpu *env, Block *b)
+/* b is not compiled (yet): compile it at its run number jit_threshold + 1. Out of line, as
+ * find_block's lookups of compiled blocks must stay cheap. */
+static __attribute__((noinline)) void maybe_compile(DbtCpu *env, Block *b)
 {
     /* single-instruction blocks stay with the interpreter: they must come back here */
-    if (!env->jit || b->host_code || (b->mode & MODE_STEP) || b->runs > env->jit_threshold)
+    if (!env->jit || (b->mode & MODE_STEP) || b->runs > env->jit_threshold)
         return;
     if (b->runs < env->jit_threshold) {
         b->runs++;
@@ -377,7 +379,8 @@ static Block *find_block(DbtCpu *env)
     Block *b = env->jc[h];
     if (b && b->pc == pc && b->mode == mode && b->cs_base == env->s.seg[S_CS].base) {
         env->st.jc_hits++;
-        maybe_compile(env, b);
+        if (!b->host_code)
+            maybe_compile(env, b);
         return b;
     }
     env->cur_eip = env->s.rip;
@@ -414,7 +417,8 @@ static Block *find_block(DbtCpu *env)
             page_add_block(env, b->phys_page2, b);
         env->st.blocks_translated++;
     }
-    maybe_compile(env, b);
+    if (!b->host_code)
+        maybe_compile(env, b);
     env->jc[h] = b;
     return b;
 }
