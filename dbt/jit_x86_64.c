@@ -2172,28 +2172,38 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
             tset(g, o->d, masked(g, a, size));
             return;
         }
+        /* s: the operand shifted by c - 1, for the record; d: the result, shifted by c
+         * straight from the operand (a shorter chain than from s), so the host CF after the
+         * last shift is the bit shifted out, the guest's CF */
         int s = ralloc(g), d;
         if (o->aux == ALU_SAR) {
+            uint64_t k = a.kind == VCONST
+                             ? (uint64_t)((int64_t)(a.imm << (64 - 8 * size)) >> (64 - 8 * size))
+                             : 0;
             if (a.kind == VCONST)
-                mov_ri(g, s, (uint64_t)((int64_t)(a.imm << (64 - 8 * size)) >> (64 - 8 * size)));
+                mov_ri(g, s, k);
             else
                 movsx(g, s, a.reg, sz);
             if (c > 1)
                 shift_ri(g, 8, SH_SAR, s, (int)c - 1);
-            d = dest_reg(g, i, o->d); /* the source is in s now */
-            mov_rr(g, 8, d, s);
-            shift_ri(g, 8, SH_SAR, d, 1);
+            d = dest_reg(g, i, o->d); /* a's register is still the operand */
+            if (a.kind == VCONST)
+                mov_ri(g, d, k);
+            else
+                movsx(g, d, a.reg, sz);
+            shift_ri(g, 8, SH_SAR, d, (int)c);
             mask_reg(g, d, sz);
         } else {
             Val m = masked(g, a, size);
             load_val(g, s, m);
             vrelease(g, m);
-            d = dest_reg(g, i, o->d); /* the source is in s now */
+            /* m's register still holds the operand: nothing was emitted into it since */
+            d = dest_reg(g, i, o->d);
             if (o->aux == ALU_SHR) {
                 if (c > 1)
                     shift_ri(g, 8, SH_SHR, s, (int)c - 1);
-                mov_rr(g, 8, d, s);
-                shift_ri(g, 8, SH_SHR, d, 1);
+                load_val(g, d, m);
+                shift_ri(g, 8, SH_SHR, d, (int)c);
             } else {
                 if (c > 1)
                     shift_ri(g, 8, SH_SHL, s, (int)c - 1);
@@ -2207,9 +2217,7 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
         pcc_set(g, o->aux == ALU_SHR || o->aux == ALU_SAR ? CC_OP_SHR : CC_OP_SHL, size, VR(d),
                 VR(s), VC(0), D_NONE);
         g->hf = false;
-        /* the last instruction shifted s right by one (mask_reg keeps the flags): the bit it
-         * shifted out is the guest's CF */
-        g->hcf = o->aux != ALU_SHL && o->aux != ALU_SAL;
+        g->hcf = o->aux != ALU_SHL && o->aux != ALU_SAL; /* (mask_reg keeps the flags) */
         tset(g, o->d, VR(d));
         return;
     }
