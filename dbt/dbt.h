@@ -163,6 +163,7 @@ typedef struct DbtCpu {
     uint64_t jit_limit;      /* compiled code returns to dbt_exec after this many instructions;
                                 0 makes it return at the next block entry (kick, MMIO) */
     struct DbtDiff *diff;    /* the differential mode's state (dbt/diff.c), NULL when off */
+    uint32_t jit_threshold;  /* a block is compiled on its run number jit_threshold + 1 */
 } DbtCpu;
 
 /* Leave the current instruction with an exception. Never returns. */

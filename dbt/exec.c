@@ -13,6 +13,7 @@
 /* Guest instructions compiled code may run before dbt_exec looks at interrupts, kicks, stop
  * requests and the deadline again (each block entry compares; kicks and MMIO cut it short). */
 #define JIT_RUN_LIMIT 65536
+#define JIT_THRESHOLD 2 /* runs of a block in the interpreter before it is compiled */
 
 static uint64_t now_ns(void)
 {
@@ -286,6 +287,7 @@ bool dbt_set_backend(DbtCpu *env, int backend)
     else if (!dbt_diff_attach(env, env->error, env->error_len))
         return false;
     env->backend = backend;
+    env->jit_threshold = 0;
     return true;
 }
 
@@ -325,6 +327,17 @@ DbtCpu *dbt_new(Machine *m)
      * a differential mode that cannot be had leaves why in env->error, for the caller */
     if (!dbt_set_backend(env, initial_backend()))
         env->backend = DBT_BACKEND_INTERP;
+    /* The default: compile a block on its third run. Most blocks of a boot run once or twice
+     * (init code), and interpreting those is cheaper than compiling them (a compile costs
+     * about what a hundred interpreted instructions do); it also keeps the code memory from
+     * filling up and being flushed. A back end chosen by name (-dbt-backend, the tests, the
+     * fuzzers comparing back ends) compiles every block on its first run. */
+    env->jit_threshold = 0;
+    if (default_backend < 0 && dbt_backend_parse(getenv("DUALVM_DBT_BACKEND")) < 0)
+        env->jit_threshold = JIT_THRESHOLD;
+    const char *th = getenv("DUALVM_JIT_THRESHOLD");
+    if (th && *th)
+        env->jit_threshold = (uint32_t)strtoul(th, NULL, 10);
     return env;
 }
 
@@ -351,6 +364,25 @@ void dbt_free(DbtCpu *env)
     g_free(env);
 }
 
+/* b is not compiled (yet): compile it at its run number jit_threshold + 1. Out of line, as
+ * find_block's lookups of compiled blocks must stay cheap. */
+static __attribute__((noinline)) void maybe_compile(DbtCpu *env, Block *b)
+{
+    /* single-instruction blocks stay with the interpreter: they must come back here */
+    if (!env->jit || (b->mode & MODE_STEP) || b->runs > env->jit_threshold)
+        return;
+    if (b->runs < env->jit_threshold) {
+        b->runs++;
+        return;
+    }
+    if (jit_need_flush(env))
+        return; /* find_block flushes before its next translation; compile after that */
+    b->runs++;
+    uint64_t t1 = now_ns();
+    jit_compile(env, b); /* or the interpreter keeps it */
+    env->st.jit_compile_ns += now_ns() - t1;
+}
+
 static Block *find_block(DbtCpu *env)
 {
     uint64_t pc = (env->s.seg[S_CS].base + env->s.rip) & 0xffffffffull;
@@ -359,6 +391,8 @@ static Block *find_block(DbtCpu *env)
     Block *b = env->jc[h];
     if (b && b->pc == pc && b->mode == mode && b->cs_base == env->s.seg[S_CS].base) {
         env->st.jc_hits++;
+        if (!b->host_code)
+            maybe_compile(env, b);
         return b;
     }
     env->cur_eip = env->s.rip;
@@ -394,13 +428,9 @@ static Block *find_block(DbtCpu *env)
         if (b->phys_page2 != ~0ull)
             page_add_block(env, b->phys_page2, b);
         env->st.blocks_translated++;
-        /* single-instruction blocks stay with the interpreter: they must come back here */
-        if (env->jit && !(mode & MODE_STEP)) {
-            uint64_t t1 = now_ns();
-            jit_compile(env, b); /* or the interpreter keeps it */
-            env->st.jit_compile_ns += now_ns() - t1;
-        }
     }
+    if (!b->host_code)
+        maybe_compile(env, b);
     env->jc[h] = b;
     /* its first page, and the next one, which it may run into */
     for (unsigned i = 0; i < 2; i++) {

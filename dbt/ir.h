@@ -38,13 +38,18 @@ typedef enum IrOpcode {
     IR_COND,      /* t[d] = cc_cond(aux) */
     IR_SELECT,    /* t[d] = t[c] ? t[a] : t[b] */
     IR_HELPER,    /* t[d] = ((IrHelper)ptr)(env, t[a], t[b], t[c], imm) */
-    IR_EXIT_COND, /* if t[a]: EIP = imm, leave block through exit slot aux */
-    IR_EXIT,      /* EIP = imm, leave through exit slot aux */
-    IR_EXIT_IND,  /* EIP = t[a], leave (no chaining) */
+    IR_EXIT_COND, /* if t[a]: EIP = imm, leave the block */
+    IR_EXIT,      /* EIP = imm, leave the block (aux: IR_EXIT_CALL) */
+    IR_EXIT_IND,  /* EIP = t[a], leave (aux: IR_EXIT_CALL, IR_EXIT_RET) */
     IR_NR_OPS
 } IrOpcode;
 
 #define IR_HI8 0x100 /* GETR/SETR aux flag: the high byte (AH, CH, DH, BH) */
+/* EXIT / EXIT_IND aux flags: hints for a back end's return prediction, which must stay exact
+ * whatever they say (the interpreter ignores them). CALL: a near call that pushed ret_eip;
+ * RET: a near return (EIP is the value it popped). */
+#define IR_EXIT_CALL 0x1
+#define IR_EXIT_RET 0x2
 
 typedef uint64_t (*IrHelper)(DbtCpu *env, uint64_t a, uint64_t b, uint64_t c, uint64_t imm);
 
@@ -56,7 +61,10 @@ typedef struct IrOp {
     union {
         uint64_t imm;
     };
-    IrHelper fn;
+    union {
+        IrHelper fn;      /* HELPER */
+        uint64_t ret_eip; /* EXIT / EXIT_IND with IR_EXIT_CALL */
+    };
 } IrOp;
 
 /* What a block's exit asks of the run loop. */
@@ -72,6 +80,7 @@ struct Block {
     uint32_t ninsns;
     uint32_t nops;
     int valid;
+    uint32_t runs; /* times found by the run loop while not compiled */
     uint64_t cs_base;
     IrOp *ops;
     void *host_code;       /* compiled entry (dbt/jit.h), NULL: the interpreter runs it */

@@ -47,21 +47,34 @@
  * interpreter does.
  *
  * Chaining. Each constant exit counts its instructions into R15, compares R15 with
- * env->jit_limit (returning to dbt_exec when reached: the run budget, kicks, MMIO), then jumps
- * through a patchable jmp that first goes to "store the flags, set EIP, return this exit's slot
- * to dbt_exec". dbt_exec then finds the next block and, if both are compiled, in the same mode
- * and CS base (and on the same page under paging), jit_link_last_exit() points the jmp at the
- * next block, through the flags store or straight when the next block does not need them.
- * Computed exits (ret, jmp reg) look the next block up in env->jc inline and jump to it.
- * Blocks that call a helper that may change the mode, IF, the page tables or a device (far
- * transfers, loads of SS, POPF, STI/CLI, I/O, CR writes, HLT, INT) never chain: their exits
- * return to dbt_exec, which checks everything. Blocks in modes the back end does not know
- * (single-stepping) are not compiled.
+ * env->jit_limit (returning to dbt_exec when reached: the run budget, kicks, MMIO; not at an
+ * exit to a higher address of a block that cannot have set jit_limit itself, as a loop of
+ * links needs one that does not go up), then jumps through a patchable jmp that first goes to
+ * "store the flags, move the registers home, set EIP, return this exit's slot to dbt_exec"
+ * (emit_leave: the same code a link goes through, with a second patchable jmp at its end).
+ * dbt_exec then finds the next block and, if both are compiled, in the same mode and CS base
+ * (and on the same page under paging), jit_link_last_exit() points the jmps at the next block,
+ * through the flags store or straight when the next block does not need them. Computed exits
+ * (ret, jmp reg) look the next block up in env->jc inline and jump to it. Blocks that call a
+ * helper that may change the mode, IF, the page tables or a device (far transfers, loads of
+ * SS, POPF, STI/CLI, I/O, CR writes, HLT, INT) never chain: their exits return to dbt_exec,
+ * which checks everything. Blocks in modes the back end does not know (single-stepping) are
+ * not compiled.
  *
- * Debugging: DUALVM_JIT_DUMP=1 prints each block's IR and code (Capstone), DUALVM_JIT_CHECK=1
- * verifies the register bookkeeping after every op (a slip leaves the block to the
- * interpreter), DUALVM_JIT_NO_BMI2=1 avoids SHLX/SHRX/SARX, DUALVM_PERF_MAP=1 writes
- * /tmp/perf-PID.map (each block's host code named guest_<linear pc>) for `perf report`.
+ * Return prediction. A near CALL's exit pushes (return EIP, host address of a continuation)
+ * on the host stack with a host call; a near RET compares the EIP it popped with the top entry
+ * and, equal, does a host ret, which the host's return stack predicts, to the continuation,
+ * which jumps on through a slot of its own like a linked exit (else it drops the entry and
+ * looks the block up). The entries live only while compiled code runs: the epilogue resets
+ * RSP, and whatever could make one wrong (mode, CS, page tables, invalidated code, interrupts)
+ * goes through dbt_exec first. A sentinel entry at the bottom returns to dbt_exec, and at
+ * RET_STACK_BYTES a call pushes nothing.
+ *
+ * Debugging: DUALVM_JIT_DUMP=1 prints each block's IR and code (Capstone; =0x<linear address>
+ * only that block's), DUALVM_JIT_CHECK=1 verifies the register bookkeeping after every op (a
+ * slip leaves the block to the interpreter), DUALVM_JIT_NO_BMI2=1 avoids SHLX/SHRX/SARX,
+ * DUALVM_PERF_MAP=1 writes /tmp/perf-PID.map for `perf report` (each block's hot and cold code
+ * named guest_<linear pc>, opened before the sandbox).
  */
 #include "dbt/jit.h"
 
@@ -96,6 +109,8 @@ static const int8_t alloc_order[] = {RAX, RCX, RDX, R12, R13, R14, RBP, RSI, RDI
 #define CODE_SIZE (64u << 20)
 #define CODE_SLACK (1u << 20) /* flush when less than this is left */
 #define RUN_LIMIT 65536       /* guest instructions per entry before dbt_exec looks again */
+#define RET_STACK_BYTES 65536 /* return prediction: host stack for entries (16 bytes each) */
+#define DATA_PAGE 4096        /* the code memory's first page: variables, not code */
 
 /* x86 ALU group numbers (opcode / 8) and group-2/3 extensions */
 enum { A_ADD, A_OR, A_ADC, A_SBB, A_AND, A_SUB, A_XOR, A_CMP };
@@ -132,12 +147,16 @@ _Static_assert(sizeof(((DbtCpu *)0)->smc_hit) == 1, "smc_hit is tested as a byte
 typedef struct JitSlot JitSlot;
 typedef struct JitBlock JitBlock;
 struct JitSlot {
-    /* The exit's jmp (rel32 at site) goes to `unlinked` (return to dbt_exec) until linked, then
-     * to `via_cc` (store the flags, then as via_nocc) or, when the next block writes all flags
-     * before anything can see them, to `via_nocc` (guest registers home, jmp at site2 to the
-     * next block), or straight to the next block when via_nocc has nothing to move. */
-    uint8_t *site, *unlinked, *via_cc, *via_nocc, *site2;
+    /* The exit's jmp (rel32 at site) goes to `unlinked` until linked: via_cc (store the flags,
+     * then as via_nocc: guest registers home, the run budget checked again, jmp at site2),
+     * where site2 goes to `unlinked2` (return this slot to dbt_exec). Linked, site2 goes to
+     * the next block, and site to via_cc or, when the next block writes all flags before
+     * anything can see them, to via_nocc, or straight to the next block when via_nocc has
+     * nothing to do. */
+    uint8_t *site, *unlinked, *via_cc, *via_nocc, *site2, *unlinked2;
     bool nocc_direct;
+    bool cont; /* a call's continuation (return prediction): the flags are stored and the
+                  guest registers home when it runs, so it links straight to the next block */
     Block *from, *to;
     uint64_t eip;
     JitSlot *next_in, **pprev_in; /* in to's list of incoming links */
@@ -155,6 +174,10 @@ struct Jit {
     size_t size, used, fixed;
     JitSlot *(*enter)(DbtCpu *env, void *code);
     uint8_t *epilogue;
+    /* return prediction: the host RSP at entry (where the sentinel entry is) and the lowest
+     * RSP a call may push below (the depth cap), variables in code memory for RIP-relative
+     * access */
+    uint8_t *rsp_entry, *rsp_floor;
     JitSlot *last; /* the exit the last jit_run left through, if it can be linked */
     bool dump;
     FILE *perf_map; /* DUALVM_PERF_MAP: /tmp/perf-PID.map, so perf names compiled blocks */
@@ -210,8 +233,8 @@ typedef struct Pcc {
     Val dst, s1, s2;
 } Pcc;
 
-/* labels of a slot's site, unlinked, via_cc, via_nocc and site2 (JitSlot) */
-typedef int SlotLab[5];
+/* labels of a slot's site, unlinked, via_cc, via_nocc, site2 and unlinked2 (JitSlot) */
+typedef int SlotLab[6];
 
 typedef struct Cg {
     DbtCpu *env;
@@ -231,6 +254,7 @@ typedef struct Cg {
     GEnt gr[NGUEST];
     Pcc cc;
     bool hf;        /* host flags hold the pending record's flags */
+    bool hcf;       /* the host carry flag holds the pending record's CF (after SHR / SAR) */
     bool cc_stale;  /* env->cc is out of date and no record is pending: only where
                        flags_liveness() proved nobody looks before they are all rewritten */
     uint8_t *flv;   /* per op: whether the flags it writes can be seen (flags_liveness) */
@@ -238,6 +262,10 @@ typedef struct Cg {
     uint64_t eip;   /* EIP of the current instruction */
     bool smc_check; /* the current instruction stored or called a helper */
     bool chainable;
+    bool no_access;    /* no memory access and only plain helpers: nothing here sets jit_limit */
+    bool call_pred;    /* the exit being generated is a call's: push a return prediction */
+    uint64_t call_ret; /* its return EIP */
+    bool ret_pred;     /* the exit being generated is a near return's */
     uint32_t *live;     /* per op: temps live after it */
     struct MemGrp *mg;  /* per op: its access group (mem_groups) */
     int grp_span[4][2]; /* per env->jit_page slot: ops from its group's first to its last */
@@ -952,6 +980,7 @@ static void pcc_set(Cg *g, int op, unsigned size, Val dst, Val s1, Val s2, int d
     pcc_clear(g);
     g->cc = (Pcc){true, (uint8_t)op, (uint8_t)size, (uint8_t)derive, dst, s1, s2};
     g->cc_stale = false;
+    g->hcf = false;
 }
 
 /* The flags are about to be used: they must not be the stale ones a flag-free op left. */
@@ -966,7 +995,7 @@ static void flags_dropped(Cg *g)
 {
     pcc_clear(g);
     g->cc_stale = true;
-    g->hf = false;
+    g->hf = g->hcf = false;
 }
 
 /* The record's s1, computed into scratch RS0 if derived (clobbers the flags then). */
@@ -1027,7 +1056,7 @@ static void cc_commit(Cg *g)
         return;
     cc_emit_store(g);
     pcc_clear(g);
-    g->hf = false;
+    g->hf = g->hcf = false;
 }
 
 /* ---- calls ---- */
@@ -1085,7 +1114,7 @@ static void emit_call(Cg *g, const void *fn, int nargs, const Arg *args, uint32_
     for (int r = 15; r >= 0; r--)
         if (save >> r & 1)
             pop_r(g, r);
-    g->hf = false;
+    g->hf = g->hcf = false;
 }
 
 /* Guest state exact for a call that may fault: instruction count and EIP (registers and flags
@@ -1109,6 +1138,50 @@ static void jmp_site(Cg *g, int l)
     put4(g, 0);
 }
 
+static JitSlot *new_slot(Cg *g, uint64_t eip);
+
+/* cmp rsp, [rip + var] */
+static void cmp_rsp_rip(Cg *g, uint8_t *var)
+{
+    put1(g, 0x48);
+    put1(g, 0x3b);
+    put1(g, 0x25);
+    add_fixup(g, -1, var);
+}
+
+/* Return prediction, at a call's exit once the run budget is checked: push an entry (the
+ * return EIP, zero-extended; the host address of a continuation) with a host call, so the
+ * near return that pops this EIP can `ret` to the continuation, which the host predicts, and
+ * the continuation jumps on to the block at the return EIP through a slot of its own (linked
+ * like any exit: same mode, CS base and page as this block). The entries live only while
+ * compiled code runs: the epilogue drops them, and everything that could make one wrong (mode,
+ * page tables, invalidation, interrupts) goes through dbt_exec. Only the jump into the next
+ * block is left to the caller. */
+static void emit_call_push(Cg *g)
+{
+    JitSlot *s = new_slot(g, g->call_ret);
+    s->cont = true;
+    int *sl = g->slot_lab[s - g->jb->slots];
+    int l_go = new_label(g);
+    sl[0] = sl[4] = new_label(g);
+    sl[1] = sl[2] = sl[3] = sl[5] = new_label(g);
+    cmp_rsp_rip(g, g->jit->rsp_floor); /* too deep: no entry (a return then mispredicts) */
+    jcc_l(g, HC_BE, l_go);
+    mov_ri(g, RS0, g->call_ret);
+    push_r(g, RS0);
+    put1(g, 0xe8); /* call l_go */
+    add_fixup(g, l_go, NULL);
+    lea(g, 8, RSP, M_(RSP, 8)); /* the continuation: the return popped the host address */
+    jmp_site(g, sl[0]);
+    int cur = g->cur;
+    g->cur = COLD;
+    bind(g, sl[1]); /* unlinked: the return stored EIP and the flags, registers are home */
+    mov_ri(g, RAX, (uint64_t)(uintptr_t)s);
+    jmp_abs(g, g->jit->epilogue);
+    g->cur = cur;
+    bind(g, l_go);
+}
+
 /* Leave for EIP eip: flags stored, guest registers in their homes, R15 counted. The flags go
  * first: the pending record may pin values in home registers. With a slot the exit can be
  * linked to the next block (JitSlot), after the run budget is checked. */
@@ -1126,34 +1199,48 @@ static void emit_leave(Cg *g, uint64_t eip, JitSlot *slot, unsigned nins)
         return;
     }
     int *sl = g->slot_lab[slot - g->jb->slots];
-    for (int k = 0; k < 5; k++)
+    for (int k = 0; k < 6; k++)
         sl[k] = new_label(g);
-    int l_budget = new_label(g), l_tail = new_label(g);
-    alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
-    jcc_l(g, HC_AE, l_budget);
+    sl[1] = sl[2]; /* unlinked: the way through via_cc, on to unlinked2 */
+    /* The budget is checked where a chain may go round: a forward link (to a block at a
+     * higher address) cannot close a loop of links by itself. Only where this block cannot
+     * have set jit_limit itself (an access that ended in MMIO wants the next boundary):
+     * other threads' kicks may wait the few blocks to the next check. */
+    uint64_t pc = (g->b->cs_base + eip) & 0xffffffffull;
+    bool check = !(g->no_access && pc > g->b->pc);
+    if (check) {
+        alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
+        jcc_l(g, HC_AE, sl[2]);
+    }
+    if (g->call_pred)
+        emit_call_push(g);
     jmp_site(g, sl[0]);
+    /* One copy of the way out for a linked exit and for the return to dbt_exec (not linked,
+     * or the budget used up: then the check below fails too; a direct link skips it) */
     bind(g, sl[2]); /* via_cc: the flags, then on as via_nocc */
     cc_emit_store(g);
     bind(g, sl[3]); /* via_nocc */
     uint32_t at = g->buf[g->cur].len;
     emit_home_all(g);
-    slot->nocc_direct = g->buf[g->cur].len == at;
+    slot->nocc_direct = g->buf[g->cur].len == at; /* then the check above was the one */
+    int l_budget = new_label(g), l_tail = new_label(g);
+    if (check) {
+        alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
+        jcc_l(g, HC_AE, l_budget);
+    }
     jmp_site(g, sl[4]);
-    /* back to dbt_exec: the budget is used up (RAX = NULL) or the exit is not linked (RAX =
-     * this slot); RAX goes through the stack as the record may pin a value in RAX */
-    bind(g, l_budget);
-    put1(g, 0x6a); /* push 0 */
-    put1(g, 0);
-    jmp_l(g, l_tail);
-    bind(g, sl[1]); /* unlinked */
-    mov_ri(g, RS0, (uint64_t)(uintptr_t)slot);
-    push_r(g, RS0);
+    /* back to dbt_exec (the flags stored, registers home: RAX is free): not linked (RAX =
+     * this slot), or the budget used up (RAX = NULL) */
+    bind(g, sl[5]); /* unlinked2 */
+    mov_ri(g, RAX, (uint64_t)(uintptr_t)slot);
+    if (check) {
+        jmp_l(g, l_tail);
+        bind(g, l_budget);
+        mov_ri(g, RAX, 0);
+    }
     bind(g, l_tail);
-    cc_emit_store(g);
-    emit_home_all(g);
     mov_ri(g, RS0, eip);
     store(g, 8, ENV(OFF(s.rip)), RS0);
-    pop_r(g, RAX);
     jmp_abs(g, g->jit->epilogue);
 }
 
@@ -1214,7 +1301,7 @@ static void gen_getr(Cg *g, const IrOp *o)
             mov_rr(g, 4, d, g->gr[i].reg);
             shift_ri(g, 4, SH_SHR, d, 8);
             movzx(g, d, d, 1);
-            g->hf = false;
+            g->hf = g->hcf = false;
         }
         g->wid[d] = 1;
         tset(g, o->d, VR(d));
@@ -1272,7 +1359,7 @@ static void gen_setr(Cg *g, const IrOp *o)
                 if (v.imm & 0xff)
                     alu_ri(g, 8, A_OR, R_(r), (v.imm & 0xff) << 8);
             }
-            g->hf = false;
+            g->hf = g->hcf = false;
             if (g->wid[r] < 2)
                 g->wid[r] = 2;
         } else {
@@ -1580,7 +1667,7 @@ slow:
     jmp_l(g, l_join);
     g->cur = HOT;
 
-    g->hf = false;
+    g->hf = g->hcf = false;
     if (ra_own)
         release(g, ra);
     if (st) {
@@ -1710,7 +1797,7 @@ static int cond_inline(Cg *g, int cond, int *hc, bool *val)
                 return 2;
             }
             test_rr(g, 8, p->s2.reg, p->s2.reg);
-            g->hf = false;
+            g->hf = g->hcf = false;
             *hc = (cond & 1) ? HC_E : HC_NE;
             return 1;
         }
@@ -1725,14 +1812,14 @@ static int cond_inline(Cg *g, int cond, int *hc, bool *val)
         if (base == 2 || base == 4 || base == 5) { /* Z, S, P come from dst alone */
             int r = reg_of(g, p->dst, RS0);
             test_rr(g, p->size, r, r);
-            g->hf = false;
+            g->hf = g->hcf = false;
             *hc = cond;
             return 1;
         }
         if (base == 1) { /* CF: top bit (SHL) or bit 0 (SHR) of s1 */
             int r = reg_of(g, p->s1, RS0);
             bt_ri(g, 8, r, p->op == CC_OP_SHL ? p->size * 8 - 1 : 0);
-            g->hf = false;
+            g->hf = g->hcf = false;
             *hc = cond; /* B = CF set, AE = CF clear */
             return 1;
         }
@@ -1811,16 +1898,36 @@ static Val carry_val(Cg *g)
                 shift_ri(g, 8, SH_SHR, d, p->size * 8 - 1);
             alu_ri(g, 4, A_AND, R_(d), 1);
             g->wid[d] = 1;
-            g->hf = false;
+            g->hf = g->hcf = false;
             return VR(d);
         }
         }
     }
+    bool stored = !p->active; /* the record is env->cc, from before this block */
     cc_commit(g);
     int d = ralloc(g);
+    int l_call = new_label(g), l_done = new_label(g);
+    if (stored) {
+        /* a compare or subtract is the usual one (a CMP and a branch ended the last block):
+         * its carry inline, anything else from cc_carry() */
+        alu_ri(g, 4, A_CMP, ENV(OFF(cc.op)), CC_OP_SUB);
+        jcc_l(g, HC_NE, l_call);
+        load(g, 8, d, ENV(OFF(cc.src1)));
+        alu_rm(g, 8, A_CMP, d, ENV(OFF(cc.src2)));
+        setcc(g, HC_B, d);
+        movzx(g, d, d, 1);
+        g->cur = COLD;
+        bind(g, l_call);
+    }
     Arg args[] = {{ARG_ENVOFF, VC(0), OFF(cc)}};
     emit_call(g, (const void *)cc_carry, 1, args, 1u << d);
     movzx(g, d, RS0, 1);
+    if (stored) {
+        jmp_l(g, l_done);
+        g->cur = HOT;
+        bind(g, l_done);
+    }
+    g->hf = g->hcf = false;
     g->wid[d] = 1;
     return VR(d);
 }
@@ -1880,6 +1987,8 @@ static bool carry_to_host(Cg *g)
         return true;
     case CC_OP_SHL:
     case CC_OP_SHR: {
+        if (g->hcf)
+            return true;
         int r = reg_of(g, p->s1, RS0);
         bt_ri(g, 8, r, p->op == CC_OP_SHL ? p->size * 8 - 1 : 0);
         return true;
@@ -2071,6 +2180,8 @@ static bool gen_alu_noflags(Cg *g, const IrOp *o, int i)
     return true;
 }
 
+static int dest_reg(Cg *g, int k, int res);
+
 static void gen_alu(Cg *g, const IrOp *o, int i)
 {
     if (!g->flv[i] && gen_alu_noflags(g, o, i))
@@ -2227,8 +2338,9 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
             tset(g, o->d, VC(~a.imm & size_mask(size)));
             return;
         }
-        int d = ralloc(g);
-        mov_rr(g, 8, d, a.reg);
+        int d = dest_reg(g, i, o->d);
+        if (d != a.reg)
+            mov_rr(g, 8, d, a.reg);
         grp3(g, sz == 8 ? 8 : 4, 2, d); /* not: the flags stay */
         if (sz < 4)
             mask_reg(g, d, sz);
@@ -2247,28 +2359,38 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
             tset(g, o->d, masked(g, a, size));
             return;
         }
+        /* s: the operand shifted by c - 1, for the record; d: the result, shifted by c
+         * straight from the operand (a shorter chain than from s), so the host CF after the
+         * last shift is the bit shifted out, the guest's CF */
         int s = ralloc(g), d;
         if (o->aux == ALU_SAR) {
+            uint64_t k = a.kind == VCONST
+                             ? (uint64_t)((int64_t)(a.imm << (64 - 8 * size)) >> (64 - 8 * size))
+                             : 0;
             if (a.kind == VCONST)
-                mov_ri(g, s, (uint64_t)((int64_t)(a.imm << (64 - 8 * size)) >> (64 - 8 * size)));
+                mov_ri(g, s, k);
             else
                 movsx(g, s, a.reg, sz);
             if (c > 1)
                 shift_ri(g, 8, SH_SAR, s, (int)c - 1);
-            d = ralloc(g);
-            mov_rr(g, 8, d, s);
-            shift_ri(g, 8, SH_SAR, d, 1);
+            d = dest_reg(g, i, o->d); /* a's register is still the operand */
+            if (a.kind == VCONST)
+                mov_ri(g, d, k);
+            else
+                movsx(g, d, a.reg, sz);
+            shift_ri(g, 8, SH_SAR, d, (int)c);
             mask_reg(g, d, sz);
         } else {
             Val m = masked(g, a, size);
             load_val(g, s, m);
             vrelease(g, m);
-            d = ralloc(g);
+            /* m's register still holds the operand: nothing was emitted into it since */
+            d = dest_reg(g, i, o->d);
             if (o->aux == ALU_SHR) {
                 if (c > 1)
                     shift_ri(g, 8, SH_SHR, s, (int)c - 1);
-                mov_rr(g, 8, d, s);
-                shift_ri(g, 8, SH_SHR, d, 1);
+                load_val(g, d, m);
+                shift_ri(g, 8, SH_SHR, d, (int)c);
             } else {
                 if (c > 1)
                     shift_ri(g, 8, SH_SHL, s, (int)c - 1);
@@ -2282,6 +2404,7 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
         pcc_set(g, o->aux == ALU_SHR || o->aux == ALU_SAR ? CC_OP_SHR : CC_OP_SHL, size, VR(d),
                 VR(s), VC(0), D_NONE);
         g->hf = false;
+        g->hcf = o->aux != ALU_SHL && o->aux != ALU_SAL; /* (mask_reg keeps the flags) */
         tset(g, o->d, VR(d));
         return;
     }
@@ -2356,13 +2479,13 @@ static void gen_arith(Cg *g, const IrOp *o)
         if (size < 4)
             mask_reg(g, d, (int)size);
         g->wid[d] = (uint8_t)(size < 8 ? size : 8);
-        g->hf = false;
+        g->hf = g->hcf = false;
         break;
     case IR_AND:
         load_val(g, d, a);
         alu_v(g, 8, A_AND, d, b);
         g->wid[d] = (uint8_t)(vwid(g, a) < vwid(g, b) ? vwid(g, a) : vwid(g, b));
-        g->hf = false;
+        g->hf = g->hcf = false;
         break;
     case IR_SHLI:
         load_val(g, d, a);
@@ -2370,7 +2493,7 @@ static void gen_arith(Cg *g, const IrOp *o)
             shift_ri(g, 8, SH_SHL, d, (int)b.imm);
         mask_reg(g, d, (int)size);
         g->wid[d] = (uint8_t)size;
-        g->hf = false;
+        g->hf = g->hcf = false;
         break;
     case IR_SEXT:
         movsx(g, d, a.reg, (int)size);
@@ -2387,6 +2510,33 @@ static void gen_arith(Cg *g, const IrOp *o)
 /* Address arithmetic as ea() emits it (SHLI for the scale, ADD of the base, ADDI of the
  * displacement) in one lea, when the intermediate temps die inside the pattern. Returns how many
  * ops after i it took over, or -1. */
+/* A register for temp res, the result of op k, owned by the caller. When op k+1 puts res in a
+ * guest register whose register nothing else holds (nor any temp live after op k), that
+ * register, so the result lands where the guest register already lives (at an exit it then
+ * needs no move home); the caller must have read every source it needs before writing it. */
+static int dest_reg(Cg *g, int k, int res)
+{
+    const Block *b = g->b;
+    if (k + 1 >= (int)b->nops)
+        return ralloc(g);
+    const IrOp *n = &b->ops[k + 1];
+    if (n->op != IR_SETR || n->a != res || n->size != 4 || (n->aux & IR_HI8))
+        return ralloc(g);
+    int r = g->gr[n->aux & 7].reg, held = 0;
+    if (r < 0)
+        return ralloc(g);
+    for (int t = 0; t < IR_NTEMPS; t++)
+        if (g->t[t].kind == VREG && g->t[t].reg == r) {
+            if (t == res || live_after(g, k, t))
+                return ralloc(g);
+            held++;
+        }
+    if (g->refs[r] != 1 + held)
+        return ralloc(g);
+    hold(g, r);
+    return r;
+}
+
 static int gen_lea(Cg *g, int i)
 {
     const Block *b = g->b;
@@ -2445,7 +2595,7 @@ static int gen_lea(Cg *g, int i)
     }
     if (index.kind != VREG)
         return -1; /* all constant: leave it to gen_arith's folding */
-    int d = ralloc(g);
+    int d = dest_reg(g, k, res); /* lea reads its sources before it writes */
     if (has_base)
         lea(g, 4, d, (Rm){-1, base.reg, index.reg, (int8_t)scale, (int32_t)disp});
     else if (scale == 1)
@@ -2473,7 +2623,7 @@ static void gen_select(Cg *g, const IrOp *o)
     test_rr(g, 8, c.reg, c.reg);
     cmov(g, 8, HC_NE, d, reg_of(g, a, RS1));
     g->wid[d] = (uint8_t)(vwid(g, a) > vwid(g, b) ? vwid(g, a) : vwid(g, b));
-    g->hf = false;
+    g->hf = g->hcf = false;
     tset(g, o->d, VR(d));
 }
 
@@ -2575,9 +2725,11 @@ static bool gen_imul_noflags(Cg *g, const IrOp *o, int i)
         a = b;
         b = t;
     }
-    int d = ralloc(g);
+    int d;
     if (b.kind == VCONST && (sz < 8 || is_s32(b.imm))) {
-        enc(g, sz, 0, 1, 0x69, d, R_(a.reg)); /* imul d, a, imm */
+        /* imul d, a, imm: one instruction, which reads a before it writes d */
+        d = dest_reg(g, i, o->d);
+        enc(g, sz, 0, 1, 0x69, d, R_(a.reg));
         if (sz == 2) {
             put1(g, (uint8_t)b.imm);
             put1(g, (uint8_t)(b.imm >> 8));
@@ -2585,6 +2737,7 @@ static bool gen_imul_noflags(Cg *g, const IrOp *o, int i)
             put4(g, (uint32_t)b.imm);
         }
     } else {
+        d = ralloc(g);
         load_val(g, d, a);
         enc(g, sz, 0, 2, 0x0faf, d, R_(reg_of(g, b, RS1))); /* imul d, b */
     }
@@ -2642,7 +2795,7 @@ static void gen_insn(Cg *g, const IrOp *o)
         bind(g, l);
         emit_leave(g, o->imm, NULL, g->nins);
         g->cur = HOT;
-        g->hf = false;
+        g->hf = g->hcf = false;
         g->smc_check = false;
     }
     g->nins++;
@@ -2665,7 +2818,7 @@ static void gen_exit_cond(Cg *g, const IrOp *o, int hc)
         } else {
             test_rr(g, 8, v.reg, v.reg);
             jcc_l(g, HC_NE, l);
-            g->hf = false;
+            g->hf = g->hcf = false;
         }
     }
     g->cur = COLD;
@@ -2688,7 +2841,22 @@ static void emit_lookup_exit(Cg *g, Val v)
         int l = new_label(g);
         alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
         jcc_l(g, HC_AE, l);
+        if (g->call_pred)
+            emit_call_push(g);
         load(g, 8, RS0, ENV(OFF(s.rip)));
+        if (g->ret_pred) {
+            /* the top entry predicted this return: ret to its continuation; else drop it
+             * (unless it is the sentinel) and look the block up */
+            int l_miss = new_label(g), l_look = new_label(g);
+            alu_rm(g, 8, A_CMP, RS0, M_(RSP, 8));
+            jcc_l(g, HC_NE, l_miss);
+            put1(g, 0xc3);
+            bind(g, l_miss);
+            cmp_rsp_rip(g, g->jit->rsp_entry);
+            jcc_l(g, HC_E, l_look);
+            lea(g, 8, RSP, M_(RSP, 16));
+            bind(g, l_look);
+        }
         load(g, 8, RAX, ENV(OFF_SEG(S_CS) + (int32_t)offsetof(SegCache, base)));
         lea(g, 8, RCX, MX(RAX, RS0, 0));
         mov_rr(g, 4, RCX, RCX); /* pc */
@@ -3168,11 +3336,21 @@ static __attribute__((noinline)) void compile_block(Cg *g)
             gen_exit_cond(g, o, -1);
             break;
         case IR_EXIT:
-            gen_exit_const(g, o->imm);
+        case IR_EXIT_IND: {
+            const Block *cb = g->b;
+            uint64_t rpc = (cb->cs_base + o->ret_eip) & 0xffffffffull;
+            /* the continuation links like an exit of this block: not to another page */
+            g->call_pred = g->chainable && (o->aux & IR_EXIT_CALL) &&
+                           !((cb->mode & MODE_PG) && ((rpc ^ cb->pc) & DBT_PAGE_MASK));
+            g->call_ret = o->ret_eip;
+            g->ret_pred = g->chainable && o->op == IR_EXIT_IND && (o->aux & IR_EXIT_RET);
+            if (o->op == IR_EXIT)
+                gen_exit_const(g, o->imm);
+            else
+                gen_exit_ind(g, o);
+            g->call_pred = g->ret_pred = false;
             break;
-        case IR_EXIT_IND:
-            gen_exit_ind(g, o);
-            break;
+        }
         }
         finish_op(g, i);
     }
@@ -3202,8 +3380,8 @@ static __attribute__((noinline)) void compile_block(Cg *g)
         memcpy(site, &rel, 4);
     }
     for (uint32_t k = 0; k < jb->nslots; k++) {
-        uint8_t *a[5];
-        for (int m = 0; m < 5; m++) {
+        uint8_t *a[6];
+        for (int m = 0; m < 6; m++) {
             Label *l = &g->lab[g->slot_lab[k][m]];
             a[m] = base + (l->buf == COLD ? hot : 0) + l->off;
         }
@@ -3213,8 +3391,9 @@ static __attribute__((noinline)) void compile_block(Cg *g)
         s->via_cc = a[2];
         s->via_nocc = a[3];
         s->site2 = a[4];
+        s->unlinked2 = a[5];
+        patch(s->site2, s->unlinked2);
         patch(s->site, s->unlinked);
-        patch(s->site2, s->unlinked);
     }
     j->used = start + total;
     b->host_code = base;
@@ -3223,9 +3402,14 @@ static __attribute__((noinline)) void compile_block(Cg *g)
     g->env->st.jit_code_bytes += total;
     if (j->dump)
         dump_block(j, b, base, total, hot);
-    if (j->perf_map)
-        fprintf(j->perf_map, "%lx %zx guest_%llx\n", (unsigned long)(uintptr_t)base, total,
+    if (j->perf_map) {
+        fprintf(j->perf_map, "%llx %zx guest_%llx\n", (unsigned long long)(uintptr_t)base, hot,
                 (unsigned long long)b->pc);
+        if (total > hot)
+            fprintf(j->perf_map, "%llx %zx guest_%llx_cold\n",
+                    (unsigned long long)(uintptr_t)(base + hot), total - hot,
+                    (unsigned long long)b->pc);
+    }
 }
 
 static void dump_ir(const Block *b)
@@ -3256,6 +3440,8 @@ bool jit_compile(DbtCpu *env, Block *b)
     bool chainable;
     const char *dump = getenv("DUALVM_JIT_DUMP"); /* read each time: tests turn it on and off */
     j->dump = dump && *dump && strcmp(dump, "0");
+    if (j->dump && !strncmp(dump, "0x", 2))
+        j->dump = strtoull(dump, NULL, 16) == b->pc;
     const char *why = check_block(b, &chainable);
     if (why) {
         if (j->dump)
@@ -3270,9 +3456,19 @@ bool jit_compile(DbtCpu *env, Block *b)
     g->jit = j;
     g->b = b;
     g->chainable = chainable;
+    g->no_access = true;
+    for (uint32_t i = 0; i < b->nops; i++) {
+        const IrOp *o = &b->ops[i];
+        if (o->op == IR_LD || o->op == IR_ST ||
+            (o->op == IR_HELPER && (!helper_no_store(o) || helper_to_call(o) != o->fn)))
+            g->no_access = false;
+    }
     uint32_t nexits = 0;
-    for (uint32_t i = 0; i < b->nops; i++)
-        nexits += b->ops[i].op == IR_EXIT || b->ops[i].op == IR_EXIT_COND;
+    for (uint32_t i = 0; i < b->nops; i++) {
+        const IrOp *o = &b->ops[i];
+        nexits += o->op == IR_EXIT || o->op == IR_EXIT_COND;
+        nexits += (o->op == IR_EXIT || o->op == IR_EXIT_IND) && (o->aux & IR_EXIT_CALL);
+    }
     JitBlock *jb = g_malloc0(sizeof(JitBlock) + nexits * sizeof(JitSlot));
     g->jb = jb;
     g->slot_lab = g_new0(SlotLab, nexits + 1);
@@ -3315,7 +3511,9 @@ void jit_link_last_exit(DbtCpu *env, Block *next)
     if ((a->mode & MODE_PG) && ((next->pc ^ a->pc) & DBT_PAGE_MASK))
         return;
     patch(s->site2, next->host_code);
-    if (next->jit->flags_dead_in)
+    if (s->cont)
+        patch(s->site, next->host_code);
+    else if (next->jit->flags_dead_in)
         patch(s->site, s->nocc_direct ? next->host_code : s->via_nocc);
     else
         patch(s->site, s->via_cc);
@@ -3338,6 +3536,7 @@ void jit_block_dead(DbtCpu *env, Block *b)
         j->last = NULL;
     for (JitSlot *s = jb->incoming, *n; s; s = n) {
         n = s->next_in;
+        patch(s->site2, s->unlinked2);
         patch(s->site, s->unlinked);
         s->to = NULL;
         s->next_in = NULL;
@@ -3349,6 +3548,7 @@ void jit_block_dead(DbtCpu *env, Block *b)
         if (!s->to)
             continue;
         /* b may still be running (it invalidated itself): its exits go back to dbt_exec */
+        patch(s->site2, s->unlinked2);
         patch(s->site, s->unlinked);
         *s->pprev_in = s->next_in;
         if (s->next_in)
@@ -3374,6 +3574,7 @@ void jit_unlink_all(DbtCpu *env)
         jb->incoming = NULL;
         for (uint32_t i = 0; i < jb->nslots; i++) {
             JitSlot *s = &jb->slots[i];
+            patch(s->site2, s->unlinked2);
             patch(s->site, s->unlinked);
             s->to = NULL;
             s->next_in = NULL;
@@ -3476,6 +3677,28 @@ Jit *jit_new(DbtCpu *env)
     for (int i = 0; i < 6; i++)
         push_r(g, saved[i]);
     rsp_adjust(g, true); /* 16-byte aligned calls */
+    /* the return prediction's sentinel entry: an EIP no return pops (zero-extended), and an
+     * address that returns to dbt_exec; then where it is, and the depth cap */
+    uint32_t rip_at[4];
+    put1(g, 0x6a); /* push -1 */
+    put1(g, 0xff);
+    put1(g, 0x4c); /* lea r10, [rip + ret_miss] */
+    put1(g, 0x8d);
+    put1(g, 0x15);
+    rip_at[0] = g->buf[HOT].len;
+    put4(g, 0);
+    push_r(g, RS0);
+    put1(g, 0x48); /* mov [rip + rsp_entry], rsp */
+    put1(g, 0x89);
+    put1(g, 0x25);
+    rip_at[1] = g->buf[HOT].len;
+    put4(g, 0);
+    lea(g, 8, RS0, M_(RSP, -RET_STACK_BYTES));
+    put1(g, 0x4c); /* mov [rip + rsp_floor], r10 */
+    put1(g, 0x89);
+    put1(g, 0x15);
+    rip_at[2] = g->buf[HOT].len;
+    put4(g, 0);
     mov_rr(g, 8, RENV, RDI);
     mov_rr(g, 8, RS1, RSI);
     alu_rr(g, 4, A_XOR, RCNT, RCNT);
@@ -3488,14 +3711,37 @@ Jit *jit_new(DbtCpu *env)
     load(g, 8, RCX, ENV(OFF(jit_insns_base)));
     alu_rr(g, 8, A_ADD, RCX, RCNT);
     store(g, 8, ENV(OFF(st.insns)), RCX);
+    put1(g, 0x48); /* mov rsp, [rip + rsp_entry]: drop the return prediction's entries */
+    put1(g, 0x8b);
+    put1(g, 0x25);
+    rip_at[3] = g->buf[HOT].len;
+    put4(g, 0);
+    lea(g, 8, RSP, M_(RSP, 16)); /* and its sentinel */
     rsp_adjust(g, false);
     for (int i = 5; i >= 0; i--)
         pop_r(g, saved[i]);
     put1(g, 0xc3);
-    memcpy(mem, g->buf[HOT].p, g->buf[HOT].len);
-    j->enter = (JitSlot * (*)(DbtCpu *, void *))(uintptr_t)mem;
-    j->epilogue = mem + epi;
-    j->fixed = j->used = (g->buf[HOT].len + 63) & ~(size_t)63;
+    uint32_t miss = g->buf[HOT].len; /* the sentinel's address: back to dbt_exec */
+    mov_ri(g, RAX, 0);
+    put1(g, 0xe9);
+    put4(g, (uint32_t)(epi - (g->buf[HOT].len + 4)));
+    /* The variables live in the first page of the mapping, made non-executable: stores to a
+     * page holding code would make the host CPU throw away decoded instructions (its own
+     * self-modifying code check) at every entry. The code starts on the second page. */
+    uint8_t *code = mem + DATA_PAGE;
+    int32_t target[4] = {(int32_t)miss, -DATA_PAGE, -DATA_PAGE + 8, -DATA_PAGE};
+    for (int i = 0; i < 4; i++) {
+        int32_t rel = target[i] - (int32_t)(rip_at[i] + 4);
+        memcpy(g->buf[HOT].p + rip_at[i], &rel, 4);
+    }
+    memcpy(code, g->buf[HOT].p, g->buf[HOT].len);
+    if (mprotect(mem, DATA_PAGE, PROT_READ | PROT_WRITE))
+        cg_fail(g, "mprotect");
+    j->enter = (JitSlot * (*)(DbtCpu *, void *))(uintptr_t)code;
+    j->epilogue = code + epi;
+    j->rsp_entry = mem;
+    j->rsp_floor = mem + 8;
+    j->fixed = j->used = DATA_PAGE + ((g->buf[HOT].len + 63) & ~(size_t)63);
     cg_free(g);
     g_free(g);
     (void)env;

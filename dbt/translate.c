@@ -163,18 +163,20 @@ static int helper(Tr *t, IrHelper fn, int a, int b, int c, uint64_t imm)
     return o->d;
 }
 
-static void exit_to(Tr *t, uint64_t eip)
+static IrOp *exit_to(Tr *t, uint64_t eip)
 {
     IrOp *o = emit(t, IR_EXIT);
     o->imm = eip & t->eip_mask;
     t->end = true;
+    return o;
 }
 
-static void exit_ind(Tr *t, int v)
+static IrOp *exit_ind(Tr *t, int v)
 {
     IrOp *o = emit(t, IR_EXIT_IND);
     o->a = v;
     t->end = true;
+    return o;
 }
 
 static void exit_cond(Tr *t, int c, uint64_t eip)
@@ -905,15 +907,18 @@ static void translate_one(Tr *t)
     case X86_INS_CALL: {
         Loc d = loc(t, 0);
         int ret = movi(t, t->next & t->eip_mask);
+        IrOp *x;
         if (d.kind == LOC_IMM) {
             push(t, ret, t->osz);
-            exit_to(t, d.imm);
+            x = exit_to(t, d.imm);
         } else {
             d.size = t->osz;
             int target = rd(t, &d);
             push(t, ret, t->osz);
-            exit_ind(t, target);
+            x = exit_ind(t, target);
         }
+        x->aux = IR_EXIT_CALL;
+        x->ret_eip = t->next & t->eip_mask;
         return;
     }
     case X86_INS_RET: {
@@ -922,7 +927,7 @@ static void translate_one(Tr *t)
         if (t->x->op_count == 1)
             nsp = addi(t, t->ssz, nsp, t->x->operands[0].imm & 0xffff);
         setr(t, R_ESP, t->ssz, false, nsp);
-        exit_ind(t, v);
+        exit_ind(t, v)->aux = IR_EXIT_RET;
         return;
     }
     case X86_INS_LJMP: case X86_INS_LCALL: {

@@ -355,6 +355,102 @@ Test(jit, chained_loop_agrees)
     vm_free(&b);
 }
 
+/*
+ * Near calls and returns, the return prediction's cases: recursion, a call that never returns
+ * (call/pop), a callee that rewrites its return address every other time (so the prediction
+ * for that call is linked, and then wrong), a return without a call, RET imm16, and a
+ * recursion 5000 deep, past the 4096 entries the host stack keeps (stack at 0x210800).
+ *     mov esp, 0x210800
+ *     mov ecx, 200
+ *     xor eax, eax
+ *     xor esi, esi
+ * .l:
+ *     mov edx, 10
+ *     call rec
+ *     add esi, eax
+ *     call thunk
+ *     add esi, ebx
+ *     call skip
+ *     add esi, 5
+ *     mov edi, 5000
+ *     call deep
+ *     add esi, edi
+ *     push .l2
+ *     ret
+ * .l2:
+ *     call ret4
+ *     dec ecx
+ *     jnz .l
+ *     mov [0x200000], esi
+ *     mov [0x200004], eax
+ *     hlt
+ * rec:
+ *     inc eax
+ *     dec edx
+ *     jz .r
+ *     push edx
+ *     call rec
+ *     pop edx
+ *     call rec2
+ * .r:
+ *     ret
+ * rec2:
+ *     add eax, edx
+ *     ret
+ * thunk:
+ *     pop ebx
+ *     jmp ebx
+ * skip:
+ *     test cl, 1
+ *     jz .s
+ *     add dword [esp], 3
+ * .s:
+ *     ret
+ * deep:
+ *     dec edi
+ *     jz .d
+ *     call deep
+ *     inc edi
+ * .d:
+ *     ret
+ * ret4:
+ *     push eax
+ *     call .in
+ *     ret
+ * .in:
+ *     ret 4
+ */
+static const uint8_t code_calls[] = {
+    0xbc, 0x00, 0x08, 0x21, 0x00, 0xb9, 0xc8, 0x00, 0x00, 0x00, 0x31, 0xc0, 0x31, 0xf6, 0xba,
+    0x0a, 0x00, 0x00, 0x00, 0xe8, 0x37, 0x00, 0x00, 0x00, 0x01, 0xc6, 0xe8, 0x44, 0x00, 0x00,
+    0x00, 0x01, 0xde, 0xe8, 0x40, 0x00, 0x00, 0x00, 0x83, 0xc6, 0x05, 0xbf, 0x88, 0x13, 0x00,
+    0x00, 0xe8, 0x3d, 0x00, 0x00, 0x00, 0x01, 0xfe, 0x68, 0x3b, 0x00, 0x10, 0x00, 0xc3, 0xe8,
+    0x3a, 0x00, 0x00, 0x00, 0x49, 0x75, 0xcb, 0x89, 0x35, 0x00, 0x00, 0x20, 0x00, 0xa3, 0x04,
+    0x00, 0x20, 0x00, 0xf4, 0x40, 0x4a, 0x74, 0x0c, 0x52, 0xe8, 0xf6, 0xff, 0xff, 0xff, 0x5a,
+    0xe8, 0x01, 0x00, 0x00, 0x00, 0xc3, 0x01, 0xd0, 0xc3, 0x5b, 0xff, 0xe3, 0xf6, 0xc1, 0x01,
+    0x74, 0x04, 0x83, 0x04, 0x24, 0x03, 0xc3, 0x4f, 0x74, 0x06, 0xe8, 0xf8, 0xff, 0xff, 0xff,
+    0x47, 0xc3, 0x50, 0xe8, 0x01, 0x00, 0x00, 0x00, 0xc3, 0xc2, 0x04, 0x00,
+};
+
+Test(jit, calls_and_returns_agree)
+{
+    if (!have_jit())
+        return;
+    Vm a = vm_new(DBT_BACKEND_INTERP), b = vm_new(DBT_BACKEND_JIT);
+    Vm *vms[2] = {&a, &b};
+    for (int k = 0; k < 2; k++) {
+        put(vms[k], CODE_GPA, code_calls, sizeof(code_calls));
+        vm_reset(vms[k], CODE_GPA, 0);
+        cr_assert_eq(vm_run(vms[k]), DBT_RUN_HLT, "%s", vms[k]->env->error);
+        cr_assert_eq(vms[k]->env->s.rip, 0x10004f, "stopped at %#llx",
+                     (unsigned long long)vms[k]->env->s.rip);
+    }
+    compare(&a, &b, "calls");
+    cr_assert_eq(b.env->st.jit_fallbacks, 0);
+    vm_free(&a);
+    vm_free(&b);
+}
+
 /* Flags made in one block and used in the next, linked to it (the exit stores them), and blocks
  * that overwrite them first (linked without storing them). */
 Test(jit, flags_across_linked_blocks)
@@ -842,6 +938,38 @@ Test(jit, deadline_during_chained_loop)
 }
 
 /* ---- fallback ---- */
+
+/* The default back end compiles a block on its third run: the loop's blocks are compiled, the
+ * code before and after it (run once) is left to the interpreter, and the result is the same. */
+Test(jit, default_compiles_on_third_run)
+{
+    if (!have_jit())
+        return;
+    if (getenv("DUALVM_DBT_BACKEND") || getenv("DUALVM_JIT_THRESHOLD")) {
+        cr_skip_test("a back end or threshold chosen from the environment: no default to test");
+    }
+    Vm a = vm_new(DBT_BACKEND_INTERP), b;
+    MachineConfig cfg = {.ram_size = 16 << 20, .serial = "none"};
+    char err[256];
+    b.m = pc_new(&cfg, err, sizeof(err));
+    cr_assert(b.m, "%s", err);
+    b.env = dbt_new(b.m); /* no back end named: the default */
+    cr_assert(b.env);
+    cr_assert_eq(b.env->backend, DBT_BACKEND_JIT);
+    Vm *vms[2] = {&a, &b};
+    for (int k = 0; k < 2; k++) {
+        put(vms[k], CODE_GPA, code_chain, sizeof(code_chain));
+        vm_reset(vms[k], CODE_GPA, 0);
+        cr_assert_eq(vm_run(vms[k]), DBT_RUN_HLT, "%s", vms[k]->env->error);
+    }
+    compare(&a, &b, "default");
+    DbtStats *s = &b.env->st;
+    cr_assert_gt(s->jit_blocks, 4, "the loop was not compiled");
+    cr_assert_lt(s->jit_blocks, s->blocks_translated, "code run once was compiled");
+    cr_assert_eq(s->jit_fallbacks, 0);
+    vm_free(&a);
+    vm_free(&b);
+}
 
 Test(jit, unknown_op_falls_back)
 {
