@@ -262,10 +262,10 @@ typedef struct Cg {
     uint64_t eip;   /* EIP of the current instruction */
     bool smc_check; /* the current instruction stored or called a helper */
     bool chainable;
-    bool no_access;    /* no memory access and only plain helpers: nothing here sets jit_limit */
-    bool call_pred;    /* the exit being generated is a call's: push a return prediction */
-    uint64_t call_ret; /* its return EIP */
-    bool ret_pred;     /* the exit being generated is a near return's */
+    bool no_access;     /* no memory access and only plain helpers: nothing here sets jit_limit */
+    bool call_pred;     /* the exit being generated is a call's: push a return prediction */
+    uint64_t call_ret;  /* its return EIP */
+    bool ret_pred;      /* the exit being generated is a near return's */
     uint32_t *live;     /* per op: temps live after it */
     struct MemGrp *mg;  /* per op: its access group (mem_groups) */
     int grp_span[4][2]; /* per env->jit_page slot: ops from its group's first to its last */
@@ -2594,7 +2594,7 @@ static int gen_lea(Cg *g, int i)
         has_base = false;
     }
     if (index.kind != VREG)
-        return -1; /* all constant: leave it to gen_arith's folding */
+        return -1;               /* all constant: leave it to gen_arith's folding */
     int d = dest_reg(g, k, res); /* lea reads its sources before it writes */
     if (has_base)
         lea(g, 4, d, (Rm){-1, base.reg, index.reg, (int8_t)scale, (int32_t)disp});

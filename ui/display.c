@@ -58,8 +58,10 @@ struct Display {
     uint64_t (*insns)(void *opaque);
     void *insns_opaque;
     uint64_t last_insns;
-    int64_t last_speed; /* host ns */
-    int64_t mips_milli; /* atomic: guest MIPS x 1000, -1 unknown */
+    int64_t last_speed;                /* host ns */
+    int64_t mips_milli;                /* atomic: guest MIPS x 1000, -1 unknown */
+    int64_t (*host_now)(void *opaque); /* NULL: host_ns() */
+    void *host_now_opaque;
 };
 
 static int64_t host_ns(void)
@@ -110,6 +112,12 @@ void display_set_screenshots(Display *d, const char *png, const char *text, int6
     d->shot_text = g_strdup(text);
     d->shot_every = every_ns > 0 && (png || text) ? every_ns : 0;
     d->next_shot = clock_ns(d->m->clock) + d->shot_every;
+}
+
+void display_set_host_clock(Display *d, int64_t (*now_ns)(void *opaque), void *opaque)
+{
+    d->host_now = now_ns;
+    d->host_now_opaque = opaque;
 }
 
 void display_set_insn_counter(Display *d, uint64_t (*count)(void *opaque), void *opaque)
@@ -301,7 +309,7 @@ void display_poll(Machine *m)
     Display *d = m->ui;
     if (d->chain_poll)
         d->chain_poll(m);
-    int64_t now_host = host_ns();
+    int64_t now_host = d->host_now ? d->host_now(d->host_now_opaque) : host_ns();
     take_input(d);
     if (d->frames)
         make_frame(d, now_host);

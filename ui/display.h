@@ -58,6 +58,8 @@ void display_set_screenshots(Display *d, const char *png, const char *text, int6
 /* Before the run: the engine's guest instruction counter, read on the vCPU thread (NULL: the
  * engine has none and no speed is shown). */
 void display_set_insn_counter(Display *d, uint64_t (*count)(void *opaque), void *opaque);
+/* Tests: the host clock frame pacing and the MIPS figure go by (NULL: the monotonic clock). */
+void display_set_host_clock(Display *d, int64_t (*now_ns)(void *opaque), void *opaque);
 /* Before the run: how the window thread makes the vCPU leave its slice (AccelOps.kick). */
 void display_set_kick(Display *d, void (*kick)(void *opaque), void *opaque);
 
