@@ -36,6 +36,7 @@
 #
 # $KVM_NESTED_CPU replaces the VM's -cpu (default EPYC,+svm,+npt; without svm there is no
 # /dev/kvm inside, which is how the harness's own failure path is checked).
+# $KVM_NESTED_STALL_SECONDS replaces how long a silent console means a stalled VM (see below).
 # $KVM_NESTED_QEMU_ARGS (split on blanks) are added to the VM's QEMU command line: for
 # debugging, e.g. "-d int,cpu_reset -D /tmp/qemu-int.log" logs every exception of the VM and
 # of the KVM guest inside it as QEMU's TCG delivers them.
@@ -207,14 +208,59 @@ cat "$cache/base.cpio" "$work/payload.cpio" >"$work/initrd.cpio"
 ((vm_need < vm_timeout)) && vm_timeout=$vm_need
 : >"$work/results.tar"
 read -r -a qemu_extra <<<"${KVM_NESTED_QEMU_ARGS:-}"
+# The VM itself can stall: QEMU's TCG with its emulated SVM has been seen (rarely, once in some
+# ten whole runs) to leave the VM idle for good in the middle of a test, timers and the
+# per-test watchdog included. Each test prints a line when it begins and ends and none runs
+# past its limit, so a console that stays silent for the longest limit plus a minute means a
+# stalled VM: it is stopped and booted again, once, to run the whole job afresh; the stall
+# and the test it happened in are reported on stderr (a second stall fails the run).
+stall_limit=$((test_timeout + 60))
+while read -r -a w; do
+    [[ "${w[0]:-}" == run_test ]] && ((w[2] + 60 > stall_limit)) && stall_limit=$((w[2] + 60))
+done <"$jobs"
+stall_limit=${KVM_NESTED_STALL_SECONDS:-$stall_limit} # (for checking this path)
+run_vm() {
+    : >"$work/results.tar"
+    : >"$work/console.log"
+    timeout --kill-after=5 "$vm_timeout" "$qemu" -accel tcg -cpu "${KVM_NESTED_CPU:-EPYC,+svm,+npt}" -smp 1 \
+        -m "$memory" -nodefaults -display none -no-reboot -monitor none \
+        -kernel "$cache/vmlinuz" -initrd "$work/initrd.cpio" \
+        -append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init" \
+        -serial "file:$work/console.log" -serial "file:$work/results.tar" \
+        "${qemu_extra[@]}" </dev/null >"$work/qemu.log" 2>&1 &
+    local pid=$! size=-1 quiet=0 now
+    stalled=''
+    while kill -0 "$pid" 2>/dev/null; do
+        sleep 5
+        now=$(stat -c %s "$work/console.log" 2>/dev/null || echo 0)
+        if [[ "$now" != "$size" ]]; then
+            size=$now quiet=0
+        else
+            quiet=$((quiet + 5))
+        fi
+        if ((quiet >= stall_limit)); then
+            stalled=$(tr -d '\r' <"$work/console.log" | grep -a '^@@kvm-nested: begin ' | tail -n 1 |
+                sed 's/^@@kvm-nested: begin //')
+            stalled=${stalled:-the boot}
+            pkill -KILL -P "$pid" 2>/dev/null || true
+            kill -KILL "$pid" 2>/dev/null || true
+            break
+        fi
+    done
+    wait "$pid" 2>/dev/null # (no "Killed" line from the shell for a stopped VM)
+}
 set +e
-timeout --kill-after=5 "$vm_timeout" "$qemu" -accel tcg -cpu "${KVM_NESTED_CPU:-EPYC,+svm,+npt}" -smp 1 \
-    -m "$memory" -nodefaults -display none -no-reboot -monitor none \
-    -kernel "$cache/vmlinuz" -initrd "$work/initrd.cpio" \
-    -append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init" \
-    -serial "file:$work/console.log" -serial "file:$work/results.tar" \
-    "${qemu_extra[@]}" </dev/null >"$work/qemu.log" 2>&1
+run_vm
 qstatus=$?
+if [[ -n "$stalled" ]]; then
+    echo "kvm-nested: the VM stalled (console silent for ${stall_limit}s) in '$stalled': booting it again for the whole job" >&2
+    first_stall=$stalled
+    run_vm
+    qstatus=$?
+    if [[ -n "$stalled" ]]; then
+        echo "kvm-nested: the VM stalled again, in '$stalled' (the first time in '$first_stall')" >&2
+    fi
+fi
 set -e
 
 mkdir -p "$work/results"
@@ -234,6 +280,9 @@ harness_fail() {
     exit 125
 }
 
+if [[ -n "$stalled" ]]; then
+    harness_fail "the VM stalled twice (in '$first_stall', then in '$stalled')"
+fi
 if [[ $qstatus -eq 124 || $qstatus -eq 137 ]]; then
     harness_fail "the VM did not finish within ${vm_timeout}s"
 fi
