@@ -2653,6 +2653,19 @@ WATCHED(helper_out)
 WATCHED(helper_string)
 #undef WATCHED
 
+/* A REP string instruction runs in slices of at most 4096 elements: helper_string returns 1
+ * when a slice ends with work left, and the block loops to itself. That loop counts one
+ * instruction a slice, so without this compiled code would look at interrupts, kicks and the
+ * deadline only after 65536 slices (2^28 elements, seconds on the slow path): each unfinished
+ * slice goes back to dbt_exec, as under the interpreter. */
+static uint64_t jit_helper_string_rep(DbtCpu *env, uint64_t a, uint64_t b, uint64_t c, uint64_t imm)
+{
+    uint64_t r = jit_helper_string(env, a, b, c, imm);
+    if (r)
+        env->jit_limit = 0;
+    return r;
+}
+
 /* A segment load that changed the mode (DS, ES or SS no longer flat, or now flat) ends its block
  * (translate.c); its exit must not chain to a block compiled for the old mode. */
 static uint64_t jit_helper_load_seg(DbtCpu *env, uint64_t a, uint64_t b, uint64_t c, uint64_t imm)
@@ -2677,6 +2690,8 @@ static IrHelper helper_to_call(const IrOp *o)
         return jit_helper_in;
     if (f == helper_out)
         return jit_helper_out;
+    if (f == helper_string && (o->imm >> 32 & 3))
+        return jit_helper_string_rep;
     if (f == helper_string && ((o->imm & 0xff) == STR_INS || (o->imm & 0xff) == STR_OUTS))
         return jit_helper_string;
     if (f == helper_load_seg && (o->imm == S_DS || o->imm == S_ES))
