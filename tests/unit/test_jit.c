@@ -938,6 +938,36 @@ Test(jit, deadline_during_chained_loop, .timeout = 60)
     vm_free(&v);
 }
 
+/* A REP STOSD of 2^31 - 1 elements downwards (DF=1: element by element, each a store to RAM
+ * that raises nothing) with a deadline already past: dbt_exec must come back after one run of
+ * its loop, at most 256 slices of 4096 elements, not after the 65536 slices compiled code may
+ * chain (which would be 2^28 elements). */
+static const uint8_t code_long_rep[] = {
+    0xfd,                         /* std */
+    0xbf, 0x00, 0x00, 0xf0, 0x00, /* mov edi, 0xf00000 */
+    0xb9, 0xff, 0xff, 0xff, 0x7f, /* mov ecx, 0x7fffffff */
+    0xf3, 0xab,                   /* rep stosd (its block must be chainable: not with the hlt) */
+    0xeb, 0x00,                   /* jmp $+2 */
+    0xf4,                         /* hlt */
+};
+
+Test(jit, long_rep_returns_to_the_run_loop, .timeout = 60)
+{
+    if (!have_jit())
+        return;
+    Vm v = vm_new(DBT_BACKEND_JIT);
+    put(&v, CODE_GPA, code_long_rep, sizeof(code_long_rep));
+    vm_reset(&v, CODE_GPA, 0);
+    int kick = 0;
+    int rc = dbt_exec(v.env, &kick, clock_ns(v.m->clock));
+    cr_assert_eq(rc, DBT_RUN_DEADLINE, "rc %d: %s", rc, v.env->error);
+    uint64_t done = 0x7fffffffull - (v.env->s.regs[R_ECX] & 0xffffffffull);
+    cr_assert_gt(done, 0, "the REP ran");
+    cr_assert_leq(done, 256 * 4096, "%llu elements before the deadline was looked at",
+                  (unsigned long long)done);
+    vm_free(&v);
+}
+
 /* ---- fallback ---- */
 
 /* The default back end compiles a block on its third run: the loop's blocks are compiled, the
