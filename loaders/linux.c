@@ -108,22 +108,6 @@ static void put64(uint8_t *p, uint64_t v)
     put32(p + 4, (uint32_t)(v >> 32));
 }
 
-static int pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            return -EIO;
-        done += (size_t)n;
-    }
-    return 0;
-}
-
 bool linux_is_bzimage(const char *path)
 {
     uint64_t size;
@@ -131,7 +115,7 @@ bool linux_is_bzimage(const char *path)
     if (fd < 0)
         return false;
     uint8_t magic[4];
-    bool yes = size >= HDR_MAGIC + 4 && pread_full(fd, magic, 4, HDR_MAGIC) == 0 &&
+    bool yes = size >= HDR_MAGIC + 4 && loader_pread(fd, magic, 4, HDR_MAGIC) == 0 &&
                !memcmp(magic, "HdrS", 4);
     close(fd);
     return yes;
@@ -182,7 +166,7 @@ static int check_crc(int fd, uint64_t len, const uint8_t *setup, size_t setup_le
     int rc = 0;
     for (uint64_t off = 0; off < body && !rc;) {
         size_t n = body - off < CHUNK ? (size_t)(body - off) : CHUNK;
-        rc = pread_full(fd, buf, n, off);
+        rc = loader_pread(fd, buf, n, off);
         if (rc)
             break;
         crc = crc32_update(crc, buf, n);
@@ -196,7 +180,7 @@ static int check_crc(int fd, uint64_t len, const uint8_t *setup, size_t setup_le
     }
     uint8_t stored[4];
     if (!rc)
-        rc = pread_full(fd, stored, 4, body);
+        rc = loader_pread(fd, stored, 4, body);
     free(buf);
     if (rc)
         return rc;
@@ -283,7 +267,7 @@ static int check_initrd(int fd, uint64_t size, const char *path, char *err, size
         /* the padding between archives: zero bytes, 4 at a time */
         while (off + 4 <= size) {
             uint8_t z[4];
-            int rc = pread_full(fd, z, 4, off);
+            int rc = loader_pread(fd, z, 4, off);
             if (rc)
                 return loader_err(rc, err, errlen, path, "read error: %s", strerror(-rc));
             if (z[0] | z[1] | z[2] | z[3])
@@ -293,7 +277,7 @@ static int check_initrd(int fd, uint64_t size, const char *path, char *err, size
         if (off >= size || (archives && size - off < 4))
             return archives ? 0 : loader_err(-ENOEXEC, err, errlen, path, "initrd is all zeros");
         size_t n = size - off < sizeof(h) ? (size_t)(size - off) : sizeof(h);
-        int rc = pread_full(fd, h, n, off);
+        int rc = loader_pread(fd, h, n, off);
         if (rc)
             return loader_err(rc, err, errlen, path, "read error: %s", strerror(-rc));
         if (is_compressed(h, n))
@@ -315,7 +299,7 @@ static int check_initrd(int fd, uint64_t size, const char *path, char *err, size
                                   "entry %u (byte %llu of %llu)",
                                   archives, entry, (unsigned long long)off,
                                   (unsigned long long)size);
-            rc = pread_full(fd, h, CPIO_HDR, off);
+            rc = loader_pread(fd, h, CPIO_HDR, off);
             if (rc)
                 return loader_err(rc, err, errlen, path, "read error: %s", strerror(-rc));
             bool ok = !memcmp(h, "07070", 5) && (h[5] == '1' || h[5] == '2');
@@ -329,7 +313,7 @@ static int check_initrd(int fd, uint64_t size, const char *path, char *err, size
             uint64_t name_end = off + CPIO_HDR + namesize;
             uint64_t data = ALIGN4(name_end), end = data + filesize;
             size_t nl = namesize < sizeof(name) ? namesize : sizeof(name) - 1;
-            if (name_end > size || (rc = pread_full(fd, name, nl, off + CPIO_HDR)) != 0) {
+            if (name_end > size || (rc = loader_pread(fd, name, nl, off + CPIO_HDR)) != 0) {
                 if (rc && rc != -EIO)
                     return loader_err(rc, err, errlen, path, "read error: %s", strerror(-rc));
                 return loader_err(-ENOEXEC, err, errlen, path,
@@ -355,7 +339,7 @@ static int check_initrd(int fd, uint64_t size, const char *path, char *err, size
     /* file-system images the kernel can take as an initial RAM disk */
     uint8_t fs[1082];
     size_t n = size < sizeof(fs) ? (size_t)size : sizeof(fs);
-    int rc = pread_full(fd, fs, n, 0);
+    int rc = loader_pread(fd, fs, n, 0);
     if (rc)
         return loader_err(rc, err, errlen, path, "read error: %s", strerror(-rc));
     if ((n >= 4 && (!memcmp(fs, "hsqs", 4) || le32(fs) == 0x28cd3d45u)) ||
@@ -446,7 +430,7 @@ int load_linux(AddressSpace *as, uint64_t ram_size, CpuState *cpu, const LinuxBo
         goto out;
     }
     size_t hlen = file_size < HDR_END_MAX ? (size_t)file_size : HDR_END_MAX;
-    rc = pread_full(fd, hdr, hlen, 0);
+    rc = loader_pread(fd, hdr, hlen, 0);
     if (rc) {
         rc = loader_err(rc, err, errlen, path, "read error: %s", strerror(-rc));
         goto out;
@@ -524,7 +508,7 @@ int load_linux(AddressSpace *as, uint64_t ram_size, CpuState *cpu, const LinuxBo
     /* The build tool's CRC over setup and kernel: a flipped byte anywhere is caught here, not
      * by the kernel's decompressor halting the guest. */
     uint8_t *setup = syssize ? malloc(setup_size) : NULL;
-    if (setup && (rc = pread_full(fd, setup, setup_size, 0)) == 0 &&
+    if (setup && (rc = loader_pread(fd, setup, setup_size, 0)) == 0 &&
         has_build_crc(setup, setup_size)) {
         rc = check_crc(fd, setup_size + syssize, setup, setup_size);
         free(setup);

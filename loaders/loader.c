@@ -143,6 +143,22 @@ int loader_check_ram(AddressSpace *as, uint64_t ram_size, uint64_t gpa, uint64_t
                       (unsigned long long)gpa, (unsigned long long)end, sz);
 }
 
+int loader_pread(int fd, void *buf, size_t len, uint64_t off)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            return -EIO;
+        done += (size_t)n;
+    }
+    return 0;
+}
+
 int loader_copy(AddressSpace *as, int fd, uint64_t off, uint64_t gpa, uint64_t len,
                 uint64_t zero_len, const char *path, char *err, size_t errlen)
 {

@@ -76,13 +76,13 @@ int load_bios(AddressSpace *as, const char *path, char *err, size_t errlen);
 #define LINUX_CMDLINE_MAX 0x10000u /* with its NUL */
 
 typedef struct LinuxBoot {
-    const char *kernel;      /* bzImage */
-    const char *initrd;      /* NULL: none */
-    const char *cmdline;     /* NULL: empty */
-    const E820Entry *e820;   /* the machine's memory map as a BIOS reports it (at most 128) */
+    const char *kernel;    /* bzImage */
+    const char *initrd;    /* NULL: none */
+    const char *cmdline;   /* NULL: empty */
+    const E820Entry *e820; /* the machine's memory map as a BIOS reports it (at most 128) */
     size_t e820_count;
-    uint64_t acpi_rsdp;      /* 0: none */
-    bool long_mode;          /* the engine can start the CPU in long mode */
+    uint64_t acpi_rsdp; /* 0: none */
+    bool long_mode;     /* the engine can start the CPU in long mode */
 } LinuxBoot;
 
 typedef struct LinuxBootInfo {
@@ -113,6 +113,10 @@ int loader_err(int rc, char *err, size_t errlen, const char *path, const char *f
 /* Open a regular file for reading; on success *size is its length. Returns the fd or a
  * negative errno with err set ("path: No such file or directory"). */
 int loader_open(const char *path, uint64_t *size, char *err, size_t errlen);
+
+/* Read exactly len bytes at file offset off (retrying short reads and EINTR). Returns 0,
+ * a negative errno, or -EIO if the file ends first. */
+int loader_pread(int fd, void *buf, size_t len, uint64_t off);
 
 /* Check that [gpa, gpa+len) is all RAM and below 4 GiB. what names the piece in the message
  * ("segment 1", "image"). Returns 0 or -ERANGE with err set. */

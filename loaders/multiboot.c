@@ -88,22 +88,6 @@ static void put_le64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static int read_full(int fd, void *buf, size_t len, uint64_t off)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(off + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            return -EIO;
-        done += (size_t)n;
-    }
-    return 0;
-}
-
 static const char *elf_reason(void)
 {
     const char *m = elf_errmsg(-1);
@@ -370,7 +354,7 @@ int load_multiboot(AddressSpace *as, uint64_t ram_size, CpuState *cpu, const cha
     int rc;
     uint8_t head[MB_SEARCH_LEN];
     size_t head_len = file_size < MB_SEARCH_LEN ? (size_t)file_size : MB_SEARCH_LEN;
-    rc = read_full(fd, head, head_len, 0);
+    rc = loader_pread(fd, head, head_len, 0);
     if (rc < 0) {
         rc = loader_err(rc, err, errlen, path, "read error: %s", strerror(-rc));
         goto out;
