@@ -74,6 +74,7 @@ typedef struct DbtStats {
     uint64_t blocks_translated;
     uint64_t guest_bytes_translated;
     uint64_t ir_ops;
+    uint64_t ifconv; /* branches translated as straight-line code (if-conversion) */
     uint64_t translate_ns;
     uint64_t jc_hits, cache_hits, cache_misses;
     uint64_t tlb_misses;

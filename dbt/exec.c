@@ -543,6 +543,7 @@ void dbt_print_stats(DbtCpu *env, FILE *f)
     fprintf(f, "dbt: blocks translated      %llu (%llu guest bytes, %llu IR ops)\n",
             (unsigned long long)s->blocks_translated,
             (unsigned long long)s->guest_bytes_translated, (unsigned long long)s->ir_ops);
+    fprintf(f, "dbt: if-converted branches  %llu\n", (unsigned long long)s->ifconv);
     fprintf(f, "dbt: translation time       %.3f ms\n", s->translate_ns / 1e6);
     fprintf(f, "dbt: block lookups          %llu fast, %llu cache hits, %llu misses\n",
             (unsigned long long)s->jc_hits, (unsigned long long)s->cache_hits,

@@ -112,6 +112,10 @@ void dbt_interp(DbtCpu *env, const Block *b)
         case IR_HELPER:
             t[o->d] = o->fn(env, t[o->a], t[o->b], t[o->c], o->imm);
             break;
+        case IR_ICOUNT:
+            if (!t[o->a])
+                env->st.insns += o->imm;
+            break;
         case IR_EXIT_COND:
             if (t[o->a]) {
                 env->s.rip = o->imm;

@@ -5,9 +5,10 @@
  * Guest registers are read and written only by GETR/SETR, guest memory only by LD/ST (which go
  * through the softmmu and may raise), flags only through ALU/ALU-like ops and helpers. Every
  * guest instruction starts with an INSN op carrying its EIP, which is what makes exceptions
- * precise. A block ends with EXIT (constant next EIP) or EXIT_IND (computed), possibly after
- * EXIT_COND ops. The interpreter (dbt/interp.c) and any host-code back end must agree on this
- * meaning exactly.
+ * precise (only instructions that cannot fault run without one: those an if-converted branch
+ * skips, counted by ICOUNT). A block ends with EXIT (constant next EIP) or EXIT_IND (computed),
+ * possibly after EXIT_COND ops. The interpreter (dbt/interp.c) and any host-code back end must
+ * agree on this meaning exactly.
  */
 #ifndef DUALVM_DBT_IR_H
 #define DUALVM_DBT_IR_H
@@ -41,6 +42,7 @@ typedef enum IrOpcode {
     IR_EXIT_COND, /* if t[a]: EIP = imm, leave the block */
     IR_EXIT,      /* EIP = imm, leave the block (aux: IR_EXIT_CALL) */
     IR_EXIT_IND,  /* EIP = t[a], leave (aux: IR_EXIT_CALL, IR_EXIT_RET) */
+    IR_ICOUNT,    /* instructions an if-converted branch skips: st.insns += t[a] ? 0 : imm */
     IR_NR_OPS
 } IrOpcode;
 
@@ -71,10 +73,10 @@ typedef struct IrOp {
 enum { BLOCK_EXIT_NEXT = 0, BLOCK_EXIT_STOP = 1 };
 
 struct Block {
-    uint64_t pc;     /* linear address of the first instruction (CS base + EIP) */
-    uint64_t eip;    /* EIP of the first instruction */
-    uint64_t phys;   /* physical address of the first byte */
-    uint64_t phys_end; /* physical address past the last byte (may be on the next page) */
+    uint64_t pc;         /* linear address of the first instruction (CS base + EIP) */
+    uint64_t eip;        /* EIP of the first instruction */
+    uint64_t phys;       /* physical address of the first byte */
+    uint64_t phys_end;   /* physical address past the last byte (may be on the next page) */
     uint64_t phys_page2; /* second physical page if the block crosses one, else -1 */
     uint32_t mode;
     uint32_t ninsns;
@@ -83,8 +85,8 @@ struct Block {
     uint32_t runs; /* times found by the run loop while not compiled */
     uint64_t cs_base;
     IrOp *ops;
-    void *host_code;       /* compiled entry (dbt/jit.h), NULL: the interpreter runs it */
-    struct JitBlock *jit;  /* the back end's bookkeeping: exit slots, incoming chain links */
+    void *host_code;      /* compiled entry (dbt/jit.h), NULL: the interpreter runs it */
+    struct JitBlock *jit; /* the back end's bookkeeping: exit slots, incoming chain links */
 };
 
 /* Run one block; returns after its exit op (EIP set) or an exception unwound past it. */

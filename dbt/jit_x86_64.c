@@ -2609,7 +2609,7 @@ static int gen_lea(Cg *g, int i)
     return k - i;
 }
 
-static void gen_select(Cg *g, const IrOp *o)
+static void gen_select(Cg *g, const IrOp *o, int i)
 {
     Val a = tget(g, o->a), b = tget(g, o->b), c = tget(g, o->c);
     if (c.kind == VCONST) {
@@ -2618,13 +2618,35 @@ static void gen_select(Cg *g, const IrOp *o)
         tset(g, o->d, v);
         return;
     }
-    int d = ralloc(g);
-    load_val(g, d, b);
+    int d;
+    if (b.kind == VREG && g->refs[b.reg] == 1 && o->b != o->a && o->b != o->c &&
+        !live_after(g, i, o->b)) {
+        d = b.reg; /* b's register, held by b alone, dies here: the result's now */
+        g->t[o->b].kind = VNONE;
+    } else {
+        d = ralloc(g);
+        load_val(g, d, b);
+    }
     test_rr(g, 8, c.reg, c.reg);
     cmov(g, 8, HC_NE, d, reg_of(g, a, RS1));
     g->wid[d] = (uint8_t)(vwid(g, a) > vwid(g, b) ? vwid(g, a) : vwid(g, b));
     g->hf = g->hcf = false;
     tset(g, o->d, VR(d));
+}
+
+/* Instructions an if-converted branch ran: R15 counts them when t[a] is 0 */
+static void gen_icount(Cg *g, const IrOp *o)
+{
+    Val c = tget(g, o->a);
+    if (c.kind == VCONST) {
+        if (!c.imm && o->imm)
+            lea(g, 8, RCNT, M_(RCNT, (int32_t)o->imm));
+        return;
+    }
+    lea(g, 8, RS0, M_(RCNT, (int32_t)o->imm));
+    test_rr(g, 8, c.reg, c.reg);
+    cmov(g, 8, HC_E, RCNT, RS0);
+    g->hf = g->hcf = false;
 }
 
 /* After a helper that may have changed the mode, enabled interrupts or touched a device: make
@@ -2930,6 +2952,7 @@ static uint32_t op_uses(const IrOp *o)
     case IR_ZEXT:
     case IR_EXIT_COND:
     case IR_EXIT_IND:
+    case IR_ICOUNT:
         return 1u << o->a;
     case IR_ST:
     case IR_ALU:
@@ -3031,6 +3054,7 @@ static const char *check_block(const Block *b, bool *chainable)
                 return "condition";
             break;
         case IR_SELECT:
+        case IR_ICOUNT:
             break;
         case IR_HELPER:
             if (!helper_chain_safe(o))
@@ -3342,7 +3366,10 @@ static __attribute__((noinline)) void compile_block(Cg *g)
         }
         case IR_SELECT:
             if (!dead)
-                gen_select(g, o);
+                gen_select(g, o, i);
+            break;
+        case IR_ICOUNT:
+            gen_icount(g, o);
             break;
         case IR_HELPER:
             gen_helper(g, o, i);
@@ -3439,7 +3466,8 @@ static void dump_ir(const Block *b)
                                         [IR_SEXT] = "sext",     [IR_ZEXT] = "zext",
                                         [IR_COND] = "cond",     [IR_SELECT] = "select",
                                         [IR_HELPER] = "helper", [IR_EXIT_COND] = "exit_cond",
-                                        [IR_EXIT] = "exit",     [IR_EXIT_IND] = "exit_ind"};
+                                        [IR_EXIT] = "exit",     [IR_EXIT_IND] = "exit_ind",
+                                        [IR_ICOUNT] = "icount"};
     for (uint32_t i = 0; i < b->nops; i++) {
         const IrOp *o = &b->ops[i];
         fprintf(stderr, "  ir %3u: %-9s d=%u a=%u b=%u c=%u size=%u aux=%#x imm=%#llx\n", i,

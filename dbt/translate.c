@@ -27,6 +27,12 @@ typedef struct Tr {
     bool rep, repne, lock;
     int seg_override;    /* S_* or -1 */
     const uint8_t *op;   /* first opcode byte (after prefixes) */
+    uint64_t pc;         /* the block's linear address */
+    csh h;               /* Capstone handle for this code size */
+    bool ifconv_room;    /* the block may take one more instruction after this one */
+    bool step;           /* single-stepping: one instruction per block, no if-conversion */
+    unsigned skipped;    /* instructions an if-converted branch took in (translate_one sets) */
+    int guard;           /* in if-converted code: temp that is 1 when the branch skipped it */
 } Tr;
 
 /* ---- emit helpers ---- */
@@ -65,8 +71,12 @@ static int getr(Tr *t, int reg, unsigned size, bool hi8)
     return o->d;
 }
 
+static int select_(Tr *t, int c, int a, int b);
+
 static void setr(Tr *t, int reg, unsigned size, bool hi8, int v)
 {
+    if (t->guard >= 0) /* if-converted: the register keeps its value when the branch skipped */
+        v = select_(t, t->guard, getr(t, reg, size, hi8), v);
     IrOp *o = emit(t, IR_SETR);
     o->a = v;
     o->aux = reg | (hi8 ? IR_HI8 : 0);
@@ -624,6 +634,8 @@ static void tr_descriptor_insn(Tr *t, unsigned id)
     }
     }
 }
+
+static bool if_convert(Tr *t, int cc);
 
 static void translate_one(Tr *t)
 {
@@ -1198,6 +1210,8 @@ static void translate_one(Tr *t)
     if (c >= 0) {
         switch (in->bytes[t->op - in->bytes] == 0x0f ? t->op[1] & 0xf0 : t->op[0] & 0xf0) {
         case 0x70: case 0x80: /* Jcc */
+            if (if_convert(t, c))
+                return;
             exit_cond(t, cond(t, c), t->x->operands[0].imm);
             exit_to(t, t->next);
             return;
@@ -1324,6 +1338,198 @@ static unsigned fetch(DbtCpu *env, uint64_t eip, uint8_t *buf, uint64_t eip_mask
     return n;
 }
 
+/* Set t up for instruction in at EIP eip (prefixes, sizes, the opcode bytes). */
+static void tr_insn(Tr *t, const cs_insn *in, uint64_t eip)
+{
+    t->in = in;
+    t->x = &in->detail->x86;
+    t->eip = eip;
+    t->next = (eip + in->size) & t->eip_mask;
+    t->skipped = 0;
+    bool p66 = t->x->prefix[2] == 0x66, p67 = t->x->prefix[3] == 0x67;
+    t->osz = (t->code32 ^ p66) ? 4 : 2;
+    t->asz = (t->code32 ^ p67) ? 4 : 2;
+    t->rep = t->x->prefix[0] == 0xf3;
+    t->repne = t->x->prefix[0] == 0xf2;
+    t->lock = false; /* from the bytes: Capstone keeps one prefix of LOCK/REP/REPNE */
+    t->seg_override = seg_of_prefix(t->x->prefix[1]);
+    /* opcode bytes follow the prefixes */
+    unsigned p = 0;
+    while (p < in->size && (seg_of_prefix(in->bytes[p]) >= 0 || in->bytes[p] == 0x66 ||
+                            in->bytes[p] == 0x67 || in->bytes[p] == 0xf0 ||
+                            in->bytes[p] == 0xf2 || in->bytes[p] == 0xf3)) {
+        t->lock |= in->bytes[p] == 0xf0;
+        p++;
+    }
+    t->op = in->bytes + p;
+}
+
+/* ---- if-conversion ---- */
+
+#define IFCONV_MAX_INSNS 4
+#define IFCONV_MAX_BYTES 24
+
+/* Operands only general registers and immediates (LEA: its address, which is not an access),
+ * and no LOCK/REP prefix. */
+static bool reg_only(const cs_insn *in)
+{
+    const cs_x86 *x = &in->detail->x86;
+    if (x->prefix[0])
+        return false;
+    for (unsigned i = 0; i < x->op_count; i++) {
+        int kind, idx;
+        unsigned size;
+        bool hi8;
+        if (x->operands[i].type == X86_OP_IMM)
+            continue;
+        if (x->operands[i].type == X86_OP_MEM && in->id == X86_INS_LEA)
+            continue;
+        if (x->operands[i].type != X86_OP_REG ||
+            !reg_info(x->operands[i].reg, &kind, &idx, &size, &hi8) || kind != LOC_REG)
+            return false;
+    }
+    return true;
+}
+
+/* The join's instruction: it rewrites every arithmetic flag, reads none and cannot fault, so
+ * the flags the skipped instructions would have left are never seen. */
+static bool rewrites_flags(const cs_insn *in)
+{
+    switch (in->id) {
+    case X86_INS_ADD: case X86_INS_SUB: case X86_INS_AND: case X86_INS_OR: case X86_INS_XOR:
+    case X86_INS_CMP: case X86_INS_TEST:
+        return reg_only(in) && in->detail->x86.op_count == 2;
+    default:
+        return false;
+    }
+}
+
+/* The IR a skipped instruction may consist of: registers, flags and arithmetic only, so it
+ * cannot fault, touch memory or a device, or leave the block. Sets *flags if it writes any. */
+static bool ifconv_ops_ok(const IrOp *o, size_t n, bool *flags)
+{
+    for (size_t i = 0; i < n; i++) {
+        *flags |= o[i].op == IR_ALU && o[i].aux != ALU_NOT;
+        switch (o[i].op) {
+        case IR_MOVI: case IR_MOV: case IR_GETR: case IR_SETR: case IR_ALU: case IR_ADD:
+        case IR_SUB: case IR_ADDI: case IR_AND: case IR_SHLI: case IR_SEXT: case IR_ZEXT:
+        case IR_COND: case IR_SELECT:
+            break;
+        default:
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The IR of an if-converted Jcc (see if_convert()): the k decoded instructions ins[] at EIPs
+ * at[] under a guard. Returns false, with whatever it emitted left for the caller to drop, if
+ * one of them turns out to be more than register arithmetic, or writes flags when the join
+ * does not rewrite them (join_rewrites). */
+static bool ifconv_emit(Tr *t, int cc, cs_insn *const *ins, const uint64_t *at, unsigned k,
+                        bool join_rewrites)
+{
+    DbtCpu *env = t->env;
+    jmp_buf *saved = env->unwind, jb;
+    volatile bool ok = true;
+    env->unwind = &jb;
+    if (setjmp(jb)) {
+        ok = false;
+    } else {
+        bool flags = false;
+        int c = cond(t, cc);
+        t->guard = c;
+        for (unsigned i = 0; i < k && ok; i++) {
+            size_t first = t->ops->len;
+            tr_insn(t, ins[i], at[i]);
+            if (t->nt > IR_NTEMPS - 12)
+                ok = false;
+            else
+                translate_one(t);
+            ok = ok && !t->end &&
+                 ifconv_ops_ok(&g_array_index(t->ops, IrOp, first), t->ops->len - first,
+                               &flags) &&
+                 (join_rewrites || !flags);
+        }
+        IrOp *o = emit(t, IR_ICOUNT);
+        o->a = c;
+        o->imm = k;
+    }
+    env->unwind = saved;
+    if (!ok) {
+        env->pending_exc = -1;
+        env->error[0] = 0;
+    }
+    return ok;
+}
+
+/* If-conversion of a Jcc with condition cc (t set up for it). A branch forward over a few
+ * instructions that only compute registers becomes straight-line code: the condition is
+ * computed once, each skipped instruction always runs but its register writes become selects
+ * that keep the old value when the branch is taken (setr() under t->guard), and IR_ICOUNT
+ * counts them only when they ran. The flags are not selected: either the skipped
+ * instructions write none (MOV, LEA, NOT, MOVZX, SETcc, CMOVcc ...), or the instruction at
+ * the join rewrites them all, cannot fault, and is the next one of this block. So a
+ * data-dependent guest branch costs no host branch to mispredict. Returns false, with nothing
+ * emitted and t unchanged, when the branch does not qualify. */
+static bool if_convert(Tr *t, int cc)
+{
+    DbtCpu *env = t->env;
+    uint64_t mask = t->eip_mask, start = t->next;
+    uint64_t target = t->x->operands[0].imm & mask, span = (target - start) & mask;
+    if (t->step || t->guard >= 0 || span == 0 || span > IFCONV_MAX_BYTES)
+        return false;
+    uint64_t cs_base = env->s.seg[S_CS].base;
+    cs_insn *ins[IFCONV_MAX_INSNS + 1] = {NULL};
+    uint64_t at[IFCONV_MAX_INSNS + 1];
+    unsigned k = 0;
+    bool ok = false;
+    /* decode the skipped instructions and the join's, all on the block's page */
+    for (uint64_t e = start;; k++) {
+        uint8_t buf[16];
+        uint64_t lin = (cs_base + e) & 0xffffffffull;
+        if ((lin & DBT_PAGE_MASK) != (t->pc & DBT_PAGE_MASK) || dbt_exec_bp_match(env, lin))
+            break;
+        unsigned avail = fetch(env, e, buf, mask);
+        const uint8_t *code = buf;
+        size_t len = avail;
+        uint64_t addr = e;
+        ins[k] = cs_malloc(t->h);
+        if (!avail || !cs_disasm_iter(t->h, &code, &len, &addr, ins[k]))
+            break;
+        if (((lin + ins[k]->size - 1) & 0xffffffffull & DBT_PAGE_MASK) != (t->pc & DBT_PAGE_MASK))
+            break;
+        at[k] = e;
+        if (e == target) {
+            ok = k > 0;
+            break;
+        }
+        if (k == IFCONV_MAX_INSNS || ((e + ins[k]->size - start) & mask) > span ||
+            !reg_only(ins[k]))
+            break;
+        e = (e + ins[k]->size) & mask;
+    }
+    if (ok) {
+        Tr save = *t;
+        size_t mark = t->ops->len;
+        ok = ifconv_emit(t, cc, ins, at, k, t->ifconv_room && rewrites_flags(ins[k]));
+        int nt = t->nt;
+        *t = save;
+        if (ok) {
+            t->nt = nt;
+            t->next = target;
+            t->skipped = k;
+            env->st.ifconv++;
+        } else {
+            g_array_set_size(t->ops, mark);
+        }
+    }
+    for (unsigned i = 0; i <= IFCONV_MAX_INSNS; i++)
+        if (ins[i])
+            cs_free(ins[i], 1);
+    return ok;
+}
+
 Block *dbt_translate(DbtCpu *env, uint64_t pc, uint64_t phys, uint32_t mode)
 {
     Tr t;
@@ -1336,6 +1542,10 @@ Block *dbt_translate(DbtCpu *env, uint64_t pc, uint64_t phys, uint32_t mode)
     t.eip_mask = t.code32 ? 0xffffffffull : 0xffff;
     t.ssz = (mode & MODE_STACK32) ? 4 : 2;
     csh h = *(csh *)(t.code32 ? env->cs32 : env->cs16);
+    t.h = h;
+    t.pc = pc;
+    t.guard = -1;
+    t.step = mode & MODE_STEP;
     cs_insn *in = cs_malloc(h);
 
     Block *b = g_new0(Block, 1);
@@ -1382,27 +1592,9 @@ Block *dbt_translate(DbtCpu *env, uint64_t pc, uint64_t phys, uint32_t mode)
             /* invalid opcode: Capstone knows no instruction here */
             dbt_raise(env, EXC_UD, 0, 0);
         }
-        t.in = in;
-        t.x = &in->detail->x86;
-        t.eip = eip;
-        t.next = (eip + in->size) & t.eip_mask;
+        tr_insn(&t, in, eip);
         t.nt = 0;
-        bool p66 = t.x->prefix[2] == 0x66, p67 = t.x->prefix[3] == 0x67;
-        t.osz = (t.code32 ^ p66) ? 4 : 2;
-        t.asz = (t.code32 ^ p67) ? 4 : 2;
-        t.rep = t.x->prefix[0] == 0xf3;
-        t.repne = t.x->prefix[0] == 0xf2;
-        t.lock = false; /* from the bytes: Capstone keeps one prefix of LOCK/REP/REPNE */
-        t.seg_override = seg_of_prefix(t.x->prefix[1]);
-        /* opcode bytes follow the prefixes */
-        unsigned p = 0;
-        while (p < in->size && (seg_of_prefix(in->bytes[p]) >= 0 || in->bytes[p] == 0x66 ||
-                                in->bytes[p] == 0x67 || in->bytes[p] == 0xf0 ||
-                                in->bytes[p] == 0xf2 || in->bytes[p] == 0xf3)) {
-            t.lock |= in->bytes[p] == 0xf0;
-            p++;
-        }
-        t.op = in->bytes + p;
+        t.ifconv_room = n + 1 < max_insns;
 
         IrOp *io = emit(&t, IR_INSN);
         io->imm = eip;
@@ -1440,8 +1632,8 @@ Block *dbt_translate(DbtCpu *env, uint64_t pc, uint64_t phys, uint32_t mode)
         uint64_t last_lin = (env->s.seg[S_CS].base + eip + in->size - 1) & 0xffffffffull;
         if ((last_lin & DBT_PAGE_MASK) != (pc & DBT_PAGE_MASK))
             b->phys_page2 = dbt_code_phys(env, last_lin) & DBT_PAGE_MASK;
-        bytes += in->size;
-        b->ninsns++;
+        bytes += (t.next - eip) & t.eip_mask; /* an if-converted branch: and what it skips */
+        b->ninsns += 1 + t.skipped;
         eip = t.next;
     }
     if (!t.end)

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include "dbt/dbt.h"
+#include "dbt/ir.h"
 #include "hw/pc.h"
 
 typedef struct Regs {
@@ -291,5 +292,129 @@ Test(dbt_vs_host, jcc)
         _Static_assert(sizeof(code) <= sizeof(c.bytes), "case too long");
         memcpy(c.bytes, code, sizeof(code));
         check_case(&c, N / 10);
+    }
+}
+
+/* If-conversion (dbt/translate.c): a short forward Jcc over instructions that only compute
+ * registers runs as straight-line code with selects when the instruction at the join rewrites
+ * every flag. Both paths against the host; then joins that do not rewrite the flags (an INC, an
+ * ADC, the block's end), where the flags the skipped instructions leave would show if they
+ * were converted. */
+static const Case ifconv_cases[] = {
+    /* test eax,1; jz; xor edi,ebx; not edx; add ebx,edx (the alu benchmark's branch) */
+    C("jz over xor,not", 0xa9, 0x01, 0x00, 0x00, 0x00, 0x74, 0x04, 0x31, 0xdf, 0xf7, 0xd2,
+      0x01, 0xd3),
+    /* cmp eax,ebx; jl; mov ecx,edx; sub ecx,5; lea esi,[ecx+eax*2]; or eax,ebx */
+    U(LOGIC_U, "jl over mov,sub,lea", 0x39, 0xd8, 0x7c, 0x08, 0x89, 0xd1, 0x83, 0xe9, 0x05, 0x8d,
+      0x34, 0x41, 0x09, 0xd8),
+    /* cmp al,bl; ja; add ah,cl; inc dx; mov bh,7; and ecx,ebx (partial registers) */
+    U(LOGIC_U, "ja over 8/16-bit", 0x38, 0xd8, 0x77, 0x07, 0x00, 0xcc, 0x66, 0xff, 0xc2, 0xb7,
+      0x07, 0x21, 0xd9),
+    /* cmp eax,ebx; jb; adc eax,ebx; setc cl; rcl edx,1; xor edx,eax (they read the flags) */
+    U(LOGIC_U, "jb over adc,setc,rcl", 0x39, 0xd8, 0x72, 0x07, 0x11, 0xd8, 0x0f, 0x92, 0xc1,
+      0xd1, 0xd2, 0x31, 0xc2),
+    /* test ebx,ecx; jns rel32; neg esi; dec edi; sub esi,edi */
+    C("jns rel32 over neg,dec", 0x85, 0xcb, 0x0f, 0x89, 0x04, 0x00, 0x00, 0x00, 0xf7, 0xde, 0xff,
+      0xcf, 0x29, 0xfe),
+    /* test al,0x80; js; shl cx,3; xchg esi,edi; cmp ecx,0x100 */
+    C("js over shl,xchg", 0xa8, 0x80, 0x78, 0x06, 0x66, 0xc1, 0xe1, 0x03, 0x87, 0xfe, 0x81, 0xf9,
+      0x00, 0x01, 0x00, 0x00),
+    /* cmp eax,ebx; jz; mov ecx,edx; lea esi,[edi+4]; not eax; movzx edi,bl; (hlt): they
+     * write no flags, so the join may be anything */
+    C("jz over mov,lea,not,movzx", 0x39, 0xd8, 0x74, 0x0a, 0x89, 0xd1, 0x8d, 0x77, 0x04, 0xf7,
+      0xd0, 0x0f, 0xb6, 0xfb),
+    /* cmp eax,ebx; jg; cmovs ecx,edx; setnz al; adc esi,edi (these read the flags the cmp left) */
+    C("jg over cmovs,setnz, join adc", 0x39, 0xd8, 0x7f, 0x06, 0x0f, 0x48, 0xca, 0x0f, 0x95, 0xc0,
+      0x11, 0xfe),
+    /* not converted: test eax,1; jz; add edi,ebx; inc edx (INC keeps CF) */
+    C("jz over add, join inc", 0xa9, 0x01, 0x00, 0x00, 0x00, 0x74, 0x02, 0x01, 0xdf, 0xff, 0xc2),
+    /* not converted: cmp eax,ebx; jz; add ecx,edx; adc esi,edi (the join reads CF) */
+    C("jz over add, join adc", 0x39, 0xd8, 0x74, 0x02, 0x01, 0xd1, 0x11, 0xfe),
+    /* not converted: cmp eax,ebx; jnz; sub ecx,edx; (hlt: the flags leave with the block) */
+    C("jnz over sub, join hlt", 0x39, 0xd8, 0x75, 0x02, 0x29, 0xd1),
+};
+
+Test(dbt_vs_host, if_conversion)
+{
+    for (size_t i = 0; i < sizeof(ifconv_cases) / sizeof(ifconv_cases[0]); i++)
+        check_case(&ifconv_cases[i], N / 10);
+}
+
+/* The translator's decision itself, and the instruction count: a converted block has no
+ * conditional exit and counts the skipped instructions only when they ran. */
+static Block *translate_at_code(void)
+{
+    cpu_set_flat32(&env->s, CODE_GPA);
+    return dbt_translate(env, CODE_GPA, CODE_GPA, dbt_mode(env));
+}
+
+static bool has_exit_cond(const Block *b)
+{
+    for (uint32_t i = 0; i < b->nops; i++)
+        if (b->ops[i].op == IR_EXIT_COND)
+            return true;
+    return false;
+}
+
+static uint64_t insns_for(uint64_t eax)
+{
+    Regs r = {eax, 1, 2, 3, 4, 5, FL_FIXED1};
+    uint64_t before = env->st.insns;
+    run_dbt(&r);
+    return env->st.insns - before;
+}
+
+Test(dbt_vs_host, if_conversion_decision_and_count)
+{
+    put_code(ifconv_cases[0].bytes, ifconv_cases[0].len);
+    Block *b = translate_at_code();
+    cr_assert_not(has_exit_cond(b), "the jz over xor,not was not if-converted");
+    cr_assert_eq(b->ninsns, 6, "block of %u instructions, not 6 (5 and the hlt)", b->ninsns);
+    dbt_block_free(b);
+    /* single-stepping: every instruction traps, so the jz (over instructions that write no
+     * flags, which would qualify with no join) stays one instruction */
+    put_code(ifconv_cases[6].bytes, ifconv_cases[6].len);
+    cpu_set_flat32(&env->s, CODE_GPA + 2);
+    b = dbt_translate(env, CODE_GPA + 2, CODE_GPA + 2, dbt_mode(env) | MODE_STEP);
+    cr_assert(has_exit_cond(b) && b->ninsns == 1, "jz if-converted while single-stepping");
+    dbt_block_free(b);
+    /* an instruction breakpoint (DR0, L0, execute) on a skipped instruction: it must fire only
+     * if that instruction runs, so the jz stays a branch */
+    env->s.dr[0] = CODE_GPA + 9; /* the lea */
+    env->s.dr[7] = 0x401;
+    b = translate_at_code();
+    env->s.dr[7] = 0x400;
+    cr_assert(has_exit_cond(b), "jz if-converted over an instruction breakpoint");
+    dbt_block_free(b);
+    /* the skipped instructions on the next page: the block (and its write watch) keeps to its
+     * page, so the jz stays a branch */
+    uint64_t at = CODE_GPA + 4096 - 4;
+    cr_assert(as_load(m->as, at, ifconv_cases[6].bytes, ifconv_cases[6].len) == 0);
+    cpu_set_flat32(&env->s, at);
+    b = dbt_translate(env, at, at, dbt_mode(env));
+    cr_assert(has_exit_cond(b), "jz if-converted over instructions on the next page");
+    dbt_block_free(b);
+    for (size_t i = 6; i < 8; i++) {
+        put_code(ifconv_cases[i].bytes, ifconv_cases[i].len);
+        b = translate_at_code();
+        cr_assert_not(has_exit_cond(b), "%s was not if-converted", ifconv_cases[i].name);
+        dbt_block_free(b);
+    }
+    for (size_t i = 8; i < sizeof(ifconv_cases) / sizeof(ifconv_cases[0]); i++) {
+        put_code(ifconv_cases[i].bytes, ifconv_cases[i].len);
+        b = translate_at_code();
+        cr_assert(has_exit_cond(b), "%s was if-converted", ifconv_cases[i].name);
+        dbt_block_free(b);
+    }
+    /* a one-byte nop + hlt gives what the hlt adds to the count */
+    put_code((const uint8_t[]){0x90}, 1);
+    uint64_t nop = insns_for(0);
+    put_code(ifconv_cases[0].bytes, ifconv_cases[0].len);
+    for (int k = 0; k < 8; k++) { /* interpreted, then compiled (third run) */
+        uint64_t taken = insns_for(2), fell = insns_for(3);
+        cr_assert_eq(taken, 3 + (nop - 1), "branch taken: %llu instructions counted",
+                     (unsigned long long)taken);
+        cr_assert_eq(fell, 5 + (nop - 1), "branch not taken: %llu instructions counted",
+                     (unsigned long long)fell);
     }
 }
