@@ -88,9 +88,9 @@ static uint64_t expect_end; /* EIP after the final HLT */
 
 static void put_code(const uint8_t *bytes, size_t n)
 {
-    cr_assert(n > 0);
+    cr_assert(n > 0 && n < 48);
     expect_end = CODE_GPA + n + 1;
-    uint8_t buf[32];
+    uint8_t buf[48];
     memcpy(buf, bytes, n);
     buf[n] = 0xf4; /* hlt: ends the guest run */
     cr_assert(as_load(m->as, CODE_GPA, buf, n + 1) == 0);
@@ -123,7 +123,7 @@ static void run_dbt(Regs *r)
 
 typedef struct Case {
     const char *name;
-    uint8_t bytes[16];
+    uint8_t bytes[40];
     size_t len;
     /* Flags the SDM leaves undefined for this instruction. dbt gives what an AMD Zen host gives
      * (dbt/alu.c), so on AMD hosts everything is compared; on others these are masked. */
@@ -417,4 +417,144 @@ Test(dbt_vs_host, if_conversion_decision_and_count)
         cr_assert_eq(fell, 5 + (nop - 1), "branch not taken: %llu instructions counted",
                      (unsigned long long)fell);
     }
+}
+
+/* Random if-conversion candidates against the host: a flag-setting instruction, a short Jcc
+ * over 1-3 random register-only instructions (ALU, MOV, LEA, shifts and rotates, SETcc, CMOVcc,
+ * MOVZX/MOVSX, XCHG, BSWAP, INC/DEC/NEG/NOT, at 8/16/32 bits), then a random join: one that
+ * rewrites the flags, one that does not (INC, ADC, SETcc, MOV) or the end of the code. EAX EBX
+ * ECX EDX ESI EDI only (the host's RSP and RBP are its own). */
+static const uint8_t rnd_regs[] = {0, 1, 2, 3, 6, 7};
+
+static uint8_t rreg(void)
+{
+    return rnd_regs[rnd() % 6];
+}
+
+static uint8_t modrm_rr(uint8_t reg, uint8_t rm)
+{
+    return (uint8_t)(0xc0 | reg << 3 | rm);
+}
+
+/* one random register-only instruction at p; returns its length */
+static size_t rnd_insn(uint8_t *p)
+{
+    static const uint8_t alu_rm_r[] = {0x01, 0x09, 0x11, 0x19, 0x21, 0x29, 0x31, 0x39, 0x85, 0x89};
+    size_t n = 0;
+    unsigned kind = (unsigned)(rnd() % 12), sz = (unsigned)(rnd() % 3); /* 32, 16, 8 */
+    if (sz == 1 && kind < 6)
+        p[n++] = 0x66;
+    bool b8 = sz == 2 && kind < 6;
+    uint8_t r8a = (uint8_t)(rnd() % 8), r8b = (uint8_t)(rnd() % 8); /* AL..BH */
+    switch (kind) {
+    case 0: case 1: /* ALU r/m, r */
+        p[n++] = (uint8_t)(alu_rm_r[rnd() % sizeof(alu_rm_r)] - (b8 ? 1 : 0));
+        p[n++] = b8 ? modrm_rr(r8a, r8b) : modrm_rr(rreg(), rreg());
+        break;
+    case 2: /* 83 /op ib or 80 /op ib */
+        p[n++] = b8 ? 0x80 : 0x83;
+        p[n++] = (uint8_t)(0xc0 | (rnd() % 8) << 3 | (b8 ? r8a : rreg()));
+        p[n++] = (uint8_t)rnd();
+        break;
+    case 3: /* F7/F6 /2 not, /3 neg; FF/FE /0 inc, /1 dec */
+        if (rnd() & 1) {
+            p[n++] = b8 ? 0xf6 : 0xf7;
+            p[n++] = (uint8_t)(0xc0 | (2 + rnd() % 2) << 3 | (b8 ? r8a : rreg()));
+        } else {
+            p[n++] = b8 ? 0xfe : 0xff;
+            p[n++] = (uint8_t)(0xc0 | (rnd() % 2) << 3 | (b8 ? r8a : rreg()));
+        }
+        break;
+    case 4: /* shifts and rotates by an immediate: C1/C0 /0../7 except /6 */
+        p[n++] = b8 ? 0xc0 : 0xc1;
+        p[n++] = (uint8_t)(0xc0 | (uint8_t[]){0, 1, 2, 3, 4, 5, 7}[rnd() % 7] << 3 |
+                           (b8 ? r8a : rreg()));
+        p[n++] = (uint8_t)(rnd() % 40);
+        break;
+    case 5: /* mov r, imm */
+        if (b8) {
+            p[n++] = (uint8_t)(0xb0 + r8a);
+            p[n++] = (uint8_t)rnd();
+        } else {
+            p[n++] = (uint8_t)(0xb8 + rreg());
+            for (unsigned i = 0; i < (sz == 1 ? 2u : 4u); i++)
+                p[n++] = (uint8_t)rnd();
+        }
+        break;
+    case 6: /* lea r32, [base + index * scale + disp8] */
+        p[n++] = 0x8d;
+        p[n++] = (uint8_t)(0x44 | rreg() << 3);
+        p[n++] = (uint8_t)((rnd() % 4) << 6 | rreg() << 3 | rreg());
+        p[n++] = (uint8_t)rnd();
+        break;
+    case 7: /* setcc r8 */
+        p[n++] = 0x0f;
+        p[n++] = (uint8_t)(0x90 + rnd() % 16);
+        p[n++] = modrm_rr(0, r8a);
+        break;
+    case 8: /* cmovcc r32, r32 */
+        p[n++] = 0x0f;
+        p[n++] = (uint8_t)(0x40 + rnd() % 16);
+        p[n++] = modrm_rr(rreg(), rreg());
+        break;
+    case 9: /* movzx/movsx r32, r8/r16 */
+        p[n++] = 0x0f;
+        p[n++] = (uint8_t[]){0xb6, 0xb7, 0xbe, 0xbf}[rnd() % 4];
+        p[n - 1] & 1 ? (void)(p[n++] = modrm_rr(rreg(), rreg()))
+                     : (void)(p[n++] = modrm_rr(rreg(), r8b));
+        break;
+    case 10: /* xchg r/m32, r32 */
+        p[n++] = 0x87;
+        p[n++] = modrm_rr(rreg(), rreg());
+        break;
+    default: /* bswap */
+        p[n++] = 0x0f;
+        p[n++] = (uint8_t)(0xc8 + rreg());
+        break;
+    }
+    return n;
+}
+
+Test(dbt_vs_host, if_conversion_random, .timeout = 300)
+{
+    uint64_t conv0 = env->st.ifconv;
+    int seqs = 3000;
+    for (int s = 0; s < seqs; s++) {
+        Case c = {"random if-conversion", {0}, 0, FL_OF | FL_AF, 0};
+        uint8_t *p = c.bytes;
+        size_t n = 0;
+        /* cmp/test/add/sub r32, r32 sets the flags the Jcc reads */
+        p[n++] = (uint8_t[]){0x39, 0x85, 0x01, 0x29}[rnd() % 4];
+        p[n++] = modrm_rr(rreg(), rreg());
+        size_t jcc = n;
+        p[n++] = (uint8_t)(0x70 + rnd() % 16);
+        p[n++] = 0;
+        unsigned k = 1 + (unsigned)(rnd() % 3);
+        for (unsigned i = 0; i < k; i++)
+            n += rnd_insn(p + n);
+        p[jcc + 1] = (uint8_t)(n - jcc - 2);
+        switch (rnd() % 4) {
+        case 0: /* rewrites the flags */
+        case 1:
+            p[n++] = (uint8_t[]){0x01, 0x29, 0x21, 0x09, 0x31, 0x39, 0x85}[rnd() % 7];
+            p[n++] = modrm_rr(rreg(), rreg());
+            break;
+        case 2: /* keeps or reads them: inc, adc, setcc, mov */
+            switch (rnd() % 4) {
+            case 0: p[n++] = 0xff; p[n++] = (uint8_t)(0xc0 | rreg()); break;
+            case 1: p[n++] = 0x11; p[n++] = modrm_rr(rreg(), rreg()); break;
+            case 2: p[n++] = 0x0f; p[n++] = (uint8_t)(0x90 + rnd() % 16); p[n++] = 0xc1; break;
+            default: p[n++] = 0x89; p[n++] = modrm_rr(rreg(), rreg()); break;
+            }
+            break;
+        default: /* the end of the code: the flags leave with the block */
+            break;
+        }
+        c.len = n;
+        check_case(&c, 20);
+    }
+    uint64_t conv = env->st.ifconv - conv0;
+    cr_log_info("%llu of %d random branches if-converted", (unsigned long long)conv, seqs);
+    cr_assert_geq(conv, (uint64_t)seqs / 4, "only %llu of %d random branches if-converted",
+                  (unsigned long long)conv, seqs);
 }
