@@ -35,4 +35,16 @@ int clock_run_timers(Clock *c);
  * moves only by further calls, so device timing can be checked exactly. */
 void clock_set_test_time(Clock *c, int64_t ns);
 
+/* Test hook: where the clock reads the host's time. mono is CLOCK_MONOTONIC in ns; tsc, when
+ * not NULL, a counter at a steady rate that the clock reads in between (see clock.c). The
+ * clock starts again from 0. clock_anchors() counts the readings of mono between which the
+ * clock extrapolated with tsc. */
+typedef struct ClockHostSource {
+    int64_t (*mono)(void *opaque);
+    uint64_t (*tsc)(void *opaque);
+    void *opaque;
+} ClockHostSource;
+void clock_set_host_source(Clock *c, const ClockHostSource *src);
+uint64_t clock_anchors(const Clock *c);
+
 #endif
