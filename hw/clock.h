@@ -1,9 +1,11 @@
 /* hw/clock.h: the virtual clock and its timers.
  *
- * Virtual time is host monotonic time since the machine started, less the time the machine
- * was stopped; it is what guest-visible timers (PIT, RTC, APIC, TSC) count. Timers run from the
- * vCPU thread: the run loop asks clock_deadline() how long the engine may run, and calls
- * clock_run_timers() when it comes back. A timer callback may re-arm its own timer.
+ * Virtual time is host monotonic time since the machine started (read through the host's TSC
+ * between readings of CLOCK_MONOTONIC, normally within a microsecond of it: clock.c), less the time
+ * the machine was stopped; it is what guest-visible timers (PIT, RTC, APIC, TSC) count. The clock
+ * and its timers belong to the vCPU thread: the run loop asks clock_deadline() how long the engine
+ * may run, and calls clock_run_timers() when it comes back. A timer callback may re-arm its own
+ * timer.
  */
 #ifndef DUALVM_HW_CLOCK_H
 #define DUALVM_HW_CLOCK_H
