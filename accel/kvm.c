@@ -610,6 +610,10 @@ static int setup_cpuid(KvmVcpu *k, char *err, size_t len)
             /* feature leaves: only what both the model lists and KVM can give */
             if (leaf == 1 || leaf == 0x80000001) {
                 uint32_t hc = h ? h->ecx : 0, hd = h ? h->edx : 0;
+                /* the hypervisor bit is no feature of the host's for KVM to give: it leaves the
+                 * bit out of its supported list and takes it from user space (as QEMU sets it) */
+                if (leaf == 1)
+                    hc |= CPUID_1_ECX_HYPERVISOR;
                 note_missing(k, leaf == 1 ? "leaf 1 ecx" : "leaf 0x80000001 ecx", ent->ecx & ~hc);
                 note_missing(k, leaf == 1 ? "leaf 1 edx" : "leaf 0x80000001 edx", ent->edx & ~hd);
                 ent->ecx &= hc;

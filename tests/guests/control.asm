@@ -3,7 +3,7 @@
 ; Near/far/indirect CALL, RET and RET imm, jump tables, INT n through the IDT, every Jcc in
 ; several flag states, LOOP/LOOPE/LOOPNE/JECXZ/JCXZ (also with a 16-bit counter), PUSH/POP
 ; forms, PUSHAD/POPAD, ENTER/LEAVE with nesting levels, XCHG with memory, CMPXCHG8B, XLAT,
-; CPUID leaves 0 and 1, RDTSC, and the UART scratch register read back. Expected values are
+; CPUID leaves 0 and 1 (with the hypervisor bit), RDTSC, and the UART scratch register read back. Expected values are
 ; worked out by hand from the SDM's definitions.
 
 %include "guest.inc"
@@ -514,6 +514,10 @@ test_cpuid:
 .family_ok:
     and esi, 1 << 4
     CHECK esi, 1 << 4, "cpuid 1: TSC feature bit (we use RDTSC)"
+    mov eax, 1
+    cpuid
+    and ecx, 1 << 31
+    CHECK ecx, 1 << 31, "cpuid 1: ECX hypervisor bit (a virtual CPU says so)"
     ret
 
 ; ---------------------------------------------------------------- RDTSC

@@ -702,3 +702,18 @@ Test(apic, cpuid_apic_bit_follows_the_model)
     cpu_cpuid(0, 0, plain);
     cr_assert_arr_eq(out, plain, sizeof(out));
 }
+
+Test(apic, cpuid_says_the_cpu_is_virtual)
+{
+    /* leaf 1 ECX bit 31 on every machine, and no hypervisor leaves behind it */
+    uint32_t out[4];
+    for (int apic = 0; apic < 2; apic++) {
+        CpuModel m = cpu_model_make(apic);
+        cpu_cpuid_model(&m, 1, 0, out);
+        cr_assert_eq(out[2], 1u << 31, "leaf 1 ECX 0x%x", out[2]);
+        for (uint32_t leaf = 0x40000000; leaf <= 0x40000010; leaf++) {
+            cpu_cpuid_model(&m, leaf, 0, out);
+            cr_assert(!out[0] && !out[1] && !out[2] && !out[3], "leaf 0x%x", leaf);
+        }
+    }
+}

@@ -1,5 +1,6 @@
 #include <criterion/criterion.h>
 
+#include <stdlib.h>
 #include <time.h>
 
 #include "hw/clock.h"
@@ -192,4 +193,151 @@ Test(clock, timers_outliving_the_clock)
     clock_free(c2);
     cr_assert_not(timer_pending(a.t));
     timer_free(a.t);
+}
+
+/* ---- the host's time through a fake TSC and monotonic clock (clock_set_host_source) ---- */
+
+typedef struct FakeHost {
+    int64_t mono; /* ns */
+    uint64_t tsc; /* ticks */
+    int mono_reads;
+} FakeHost;
+
+static int64_t fake_mono(void *opaque)
+{
+    FakeHost *h = opaque;
+    h->mono_reads++;
+    return h->mono;
+}
+
+static uint64_t fake_tsc(void *opaque)
+{
+    return ((FakeHost *)opaque)->tsc;
+}
+
+/* Advance both by ns, the TSC at ticks_per_us ticks a microsecond. */
+static void fake_advance(FakeHost *h, int64_t ns, uint64_t ticks_per_us)
+{
+    h->mono += ns;
+    h->tsc += (uint64_t)ns * ticks_per_us / 1000;
+}
+
+static void fake_source(Clock *c, FakeHost *h, bool with_tsc)
+{
+    ClockHostSource src = {.mono = fake_mono, .tsc = with_tsc ? fake_tsc : NULL, .opaque = h};
+    clock_set_host_source(c, &src);
+}
+
+Test(clock, without_a_tsc_every_read_is_the_monotonic_clock)
+{
+    FakeHost h = {.mono = 5000000000LL};
+    fake_source(clk, &h, false);
+    cr_assert_eq(clock_ns(clk), 0);
+    for (int i = 1; i <= 1000; i++) {
+        h.mono += 777;
+        cr_assert_eq(clock_ns(clk), i * 777LL);
+    }
+    cr_assert_eq(h.mono_reads, 1001 + 1); /* + the start */
+    cr_assert_eq(clock_anchors(clk), 0);
+}
+
+Test(clock, the_tsc_carries_the_clock_between_anchors)
+{
+    FakeHost h = {.mono = 123456789, .tsc = 1ull << 40};
+    fake_source(clk, &h, true);
+    /* 2.6 GHz: 2600 ticks a microsecond; read every 300 ns for 50 ms */
+    int64_t t = 0;
+    for (int i = 0; i < 50000000 / 300; i++) {
+        fake_advance(&h, 300, 2600);
+        t += 300;
+        int64_t v = clock_ns(clk);
+        cr_assert_leq(v, t, "read %d: %lld ahead of %lld", i, (long long)v, (long long)t);
+        cr_assert_geq(v, t - 2, "read %d: %lld behind %lld", i, (long long)v, (long long)t);
+    }
+    /* the monotonic clock read about once a millisecond, not at every read */
+    cr_assert_lt(clock_anchors(clk), 50 + 2 * 1000000 / 300 + 5); /* 2 ms to measure */
+    cr_assert_gt(clock_anchors(clk), 40);
+    int reads = h.mono_reads;
+    for (int i = 0; i < 1000; i++) { /* 1000 reads within 300 us: none of them an anchor */
+        fake_advance(&h, 300, 2600);
+        clock_ns(clk);
+    }
+    cr_assert_leq(h.mono_reads - reads, 1);
+}
+
+Test(clock, a_tsc_at_the_wrong_rate_drifts_no_further_than_an_anchor)
+{
+    FakeHost h = {.mono = 1, .tsc = 1000};
+    fake_source(clk, &h, true);
+    for (int i = 0; i < 20000; i++) { /* 20 ms at 1 GHz: measured */
+        fake_advance(&h, 1000, 1000);
+        clock_ns(clk);
+    }
+    /* now the TSC runs 1% fast, then 1% slow: the clock never goes back, and stays within
+     * 2% (the rate's error at the switch) of a millisecond of the monotonic clock */
+    int64_t prev = clock_ns(clk), t = h.mono - 1;
+    for (int i = 0; i < 40000; i++) {
+        int64_t step = 100 + i % 50;
+        fake_advance(&h, step, i < 20000 ? 1010 : 990);
+        t += step;
+        int64_t v = clock_ns(clk);
+        cr_assert_geq(v, prev, "went back at %d: %lld after %lld", i, (long long)v,
+                      (long long)prev);
+        cr_assert_leq(llabs(v - t), 20000 + 500, "drifted at %d: %lld vs %lld", i, (long long)v,
+                      (long long)t);
+        prev = v;
+    }
+}
+
+Test(clock, a_window_that_disagrees_is_not_used)
+{
+    /* the first millisecond's TSC ticks at a tenth of its rate (say the thread was held up
+     * between readings): that rate is never used, so the clock stays on the monotonic clock */
+    FakeHost h = {.mono = 1, .tsc = 1000};
+    fake_source(clk, &h, true);
+    int64_t t = 0;
+    for (int i = 0; i < 30000; i++) {
+        fake_advance(&h, 500, i < 2000 ? 200 : 2000);
+        t += 500;
+        int64_t v = clock_ns(clk);
+        cr_assert_leq(llabs(v - t), 1000, "at %d: %lld vs %lld", i, (long long)v, (long long)t);
+    }
+    cr_assert_lt(clock_anchors(clk), 30000 / 2, "the TSC was used in the end");
+}
+
+Test(clock, a_tsc_that_goes_back_does_not_take_the_clock_back)
+{
+    FakeHost h = {.mono = 1, .tsc = 1ull << 50};
+    fake_source(clk, &h, true);
+    for (int i = 0; i < 5000; i++) {
+        fake_advance(&h, 1000, 3000);
+        clock_ns(clk);
+    }
+    int64_t before = clock_ns(clk);
+    h.tsc -= 1000000; /* another host CPU's TSC, a little behind */
+    h.mono += 10;
+    int64_t after = clock_ns(clk);
+    cr_assert_geq(after, before);
+    cr_assert_eq(after, h.mono - 1); /* read from the monotonic clock */
+    /* and it goes on from there at the right rate */
+    for (int i = 0; i < 5000; i++) {
+        fake_advance(&h, 1000, 3000);
+        int64_t v = clock_ns(clk);
+        cr_assert_geq(v, after);
+        cr_assert_leq(llabs(v - (h.mono - 1)), 1000);
+        after = v;
+    }
+    h.tsc += 1ull << 62; /* a jump far ahead: not extrapolated from */
+    cr_assert_eq(clock_ns(clk), h.mono - 1);
+}
+
+Test(clock, test_time_overrides_the_host_source)
+{
+    FakeHost h = {.mono = 1, .tsc = 1};
+    fake_source(clk, &h, true);
+    clock_set_test_time(clk, 42);
+    fake_advance(&h, 5000000, 2000);
+    cr_assert_eq(clock_ns(clk), 42);
+    clock_set_test_time(clk, 43);
+    cr_assert_eq(clock_ns(clk), 43);
 }

@@ -338,6 +338,38 @@ Test(i8254, channel2_out_through_port61_without_timers)
     cr_assert_eq(in(0x61) & PORT61_OUT2, PORT61_OUT2);
 }
 
+Test(i8254, channel2_unlatched_reads_as_linux_fast_calibration)
+{
+    /* Linux's quick_pit_calibrate: gate high, mode 0 from 0xffff, then pairs of unlatched
+     * reads (LSB, MSB) of channel 2 whose MSB must step down by exactly one every 256 clocks
+     * while the guest polls, and no MSB value may be missed or come back */
+    out(0x61, (uint8_t)((in(0x61) & ~PORT61_SPEAKER) | PORT61_GATE2));
+    out(0x43, 0xb0);
+    out(0x42, 0xff);
+    out(0x42, 0xff);
+    int expect = 0xff, steps = 0;
+    for (int64_t c = 0; c < 256 * 40; c += 7) {
+        at(c);
+        uint8_t lsb = in(0x42), msb = in(0x42); /* both at clock c: the pair is one count */
+        cr_assert_eq((msb << 8 | lsb), 0xffff - c, "clock %lld: count 0x%04x", (long long)c,
+                     msb << 8 | lsb);
+        if (msb != expect) {
+            cr_assert_eq(msb, expect - 1, "clock %lld: MSB 0x%02x after 0x%02x", (long long)c, msb,
+                         expect);
+            expect = msb;
+            steps++;
+        }
+        cr_assert_eq(in(0x61) & PORT61_OUT2, 0, "OUT2 low while counting");
+    }
+    cr_assert_eq(steps, 39);
+    /* the LSB/MSB flip-flop: an odd read leaves the next read on the MSB */
+    at(256 * 40 + 3);
+    (void)in(0x42);
+    cr_assert_eq(in(0x42), (uint8_t)((0xffff - (256 * 40 + 3)) >> 8));
+    at(0xffff);
+    cr_assert_eq(in(0x61) & PORT61_OUT2, PORT61_OUT2, "OUT2 high at terminal count");
+}
+
 Test(i8254, port61_bits)
 {
     out(0x61, 0xff);
