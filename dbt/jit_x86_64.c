@@ -231,6 +231,13 @@ typedef struct Pcc {
     bool active;
     uint8_t op, size, derive;
     Val dst, s1, s2;
+    /* INC/DEC: s2, the CF kept from the op before, is not computed (s2 is unused): it is the
+     * carry of that op's record (ADD, SUB, ADC, SBB, SHL, SHR: c_op, c_size, c_derive and the
+     * values c_dst, c_s1, c_s2, whose references this record holds), worked out only where the
+     * record is stored or its CF read (lazy_cf_to_host) */
+    bool lazy_cf;
+    uint8_t c_op, c_size, c_derive;
+    Val c_dst, c_s1, c_s2;
 } Pcc;
 
 /* labels of a slot's site, unlinked, via_cc, via_nocc, site2 and unlinked2 (JitSlot) */
@@ -971,7 +978,12 @@ static void pcc_clear(Cg *g)
     vrelease(g, p->dst);
     vrelease(g, p->s1);
     vrelease(g, p->s2);
-    p->active = false;
+    if (p->lazy_cf) {
+        vrelease(g, p->c_dst);
+        vrelease(g, p->c_s1);
+        vrelease(g, p->c_s2);
+    }
+    p->active = p->lazy_cf = false;
 }
 
 /* the values' references pass to the record */
@@ -1031,6 +1043,76 @@ static Val pcc_dst(Cg *g)
     return VR(RS0);
 }
 
+/* Whether the carry of the pending record can be worked out later from values it holds (for a
+ * lazy INC/DEC record: lazy_cf_to_host). */
+static bool carry_derivable(const Pcc *p)
+{
+    switch (p->op) {
+    case CC_OP_ADD:
+    case CC_OP_SUB:
+    case CC_OP_SHL:
+    case CC_OP_SHR:
+        return true;
+    case CC_OP_ADC:
+    case CC_OP_SBB:
+        return p->size <= 4; /* lazy_cf_to_host sums two operands in 64 bits */
+    case CC_OP_INC:
+    case CC_OP_DEC:
+        return p->lazy_cf;
+    default:
+        return false;
+    }
+}
+
+/* Host CF = the CF a lazy INC/DEC record keeps: the carry of the record in its c_* fields,
+ * from those values (operands and results zero-extended from c_size). Clobbers the other host
+ * flags, RS0 and RS1; the compile-time state is not changed, so it may be emitted on one path. */
+static void lazy_cf_to_host(Cg *g)
+{
+    Pcc *p = &g->cc;
+    int r;
+    switch (p->c_op) {
+    case CC_OP_ADD: /* the sum carried exactly when it is below an addend */
+        r = reg_of(g, p->c_dst, RS0);
+        alu_v(g, 8, A_CMP, r, p->c_s2);
+        break;
+    case CC_OP_SUB:
+        if (p->c_derive == D_S1_SUB) {
+            /* s1 = dst + s2 wrapped: the subtraction borrowed exactly when that sum carries,
+             * bit c_size * 8 of the 64-bit sum */
+            load_val(g, RS0, p->c_dst);
+            alu_v(g, 8, A_ADD, RS0, p->c_s2);
+            if (p->c_size < 8)
+                bt_ri(g, 8, RS0, p->c_size * 8);
+        } else {
+            r = reg_of(g, p->c_s1, RS0);
+            alu_v(g, 8, A_CMP, r, p->c_s2);
+        }
+        break;
+    case CC_OP_ADC:
+        /* dst = s1 + s2 + c - 2^n * carry with c 0 or 1: carry exactly when s1 + s2 > dst */
+        load_val(g, RS0, p->c_s1);
+        alu_v(g, 8, A_ADD, RS0, p->c_s2);
+        r = reg_of(g, p->c_dst, RS1);
+        alu_rr(g, 8, A_CMP, r, RS0);
+        break;
+    case CC_OP_SBB:
+        /* dst = s1 - s2 - b + 2^n * borrow with b 0 or 1: borrow exactly when s1 < s2 + dst */
+        load_val(g, RS0, p->c_s2);
+        alu_v(g, 8, A_ADD, RS0, p->c_dst);
+        r = reg_of(g, p->c_s1, RS1);
+        alu_rr(g, 8, A_CMP, r, RS0);
+        break;
+    case CC_OP_SHL:
+    case CC_OP_SHR:
+        r = reg_of(g, p->c_s1, RS0);
+        bt_ri(g, 8, r, p->c_op == CC_OP_SHL ? p->c_size * 8 - 1 : 0);
+        break;
+    default:
+        cg_fail(g, "internal error: lazy carry of an unknown record");
+    }
+}
+
 /* Store the pending record in env->cc (the hot state is not changed). */
 static void cc_emit_store(Cg *g)
 {
@@ -1038,6 +1120,12 @@ static void cc_emit_store(Cg *g)
     need_flags(g);
     if (!p->active)
         return;
+    if (p->lazy_cf) { /* (not from the host CF: an exit's budget check may have clobbered it) */
+        lazy_cf_to_host(g);
+        setcc(g, HC_B, RS0);
+        movzx(g, RS0, RS0, 1);
+        store(g, 8, ENV(OFF(cc.src2)), RS0);
+    }
     store_imm(g, 4, ENV(OFF(cc.op)), p->op);
     store_imm(g, 4, ENV(OFF(cc.size)), p->size);
     store_val(g, ENV(OFF(cc.dst)), pcc_dst(g));
@@ -1046,7 +1134,8 @@ static void cc_emit_store(Cg *g)
         store_imm(g, 8, ENV(OFF(cc.src2)), 0);
     } else {
         store_val(g, ENV(OFF(cc.src1)), pcc_s1(g));
-        store_val(g, ENV(OFF(cc.src2)), p->s2);
+        if (!p->lazy_cf)
+            store_val(g, ENV(OFF(cc.src2)), p->s2);
     }
 }
 
@@ -1683,8 +1772,8 @@ slow:
 static bool pcc_const(Cg *g, CcState *cs)
 {
     Pcc *p = &g->cc;
-    if (!p->active || p->derive >= D_S1_ADD || p->s1.kind != VCONST || p->s2.kind != VCONST ||
-        (p->derive == D_NONE && p->dst.kind != VCONST))
+    if (!p->active || p->lazy_cf || p->derive >= D_S1_ADD || p->s1.kind != VCONST ||
+        p->s2.kind != VCONST || (p->derive == D_NONE && p->dst.kind != VCONST))
         return false;
     uint64_t dst = p->dst.imm;
     if (p->derive == D_DST_SUB)
@@ -1738,6 +1827,7 @@ static bool regen_flags(Cg *g)
     case CC_OP_DEC:
         load_val(g, RS0, pcc_s1(g));
         incdec(g, sz, p->op == CC_OP_DEC, RS0);
+        g->hcf = false; /* pcc_s1() may have clobbered it, INC/DEC do not set it */
         break;
     default:
         return false;
@@ -1792,6 +1882,17 @@ static int cond_inline(Cg *g, int cond, int *hc, bool *val)
     case CC_OP_INC:
     case CC_OP_DEC:
         if (base == 1) { /* B / AE: the preserved carry */
+            if (g->hcf) {
+                *hc = cond;
+                return 1;
+            }
+            if (p->lazy_cf) {
+                lazy_cf_to_host(g);
+                g->hf = false;
+                g->hcf = true;
+                *hc = cond;
+                return 1;
+            }
             if (p->s2.kind == VCONST) {
                 *val = (p->s2.imm != 0) ^ (cond & 1);
                 return 2;
@@ -1876,6 +1977,18 @@ static Val carry_val(Cg *g)
             return VC(0);
         case CC_OP_INC:
         case CC_OP_DEC:
+            if (p->lazy_cf || g->hcf) {
+                int d = ralloc(g);
+                if (!g->hcf) {
+                    lazy_cf_to_host(g);
+                    g->hf = false;
+                    g->hcf = true;
+                }
+                setcc(g, HC_B, d);
+                movzx(g, d, d, 1);
+                g->wid[d] = 1;
+                return VR(d);
+            }
             vhold(g, p->s2);
             return p->s2;
         case CC_OP_ADD:
@@ -1980,7 +2093,11 @@ static bool carry_to_host(Cg *g)
         return g->hf || regen_flags(g);
     case CC_OP_INC:
     case CC_OP_DEC:
-        if (p->s2.kind == VCONST)
+        if (g->hcf)
+            return true;
+        if (p->lazy_cf)
+            lazy_cf_to_host(g);
+        else if (p->s2.kind == VCONST)
             put1(g, p->s2.imm ? 0xf9 : 0xf8);
         else
             bt_ri(g, 8, p->s2.reg, 0);
@@ -2293,27 +2410,62 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
     }
     case ALU_INC:
     case ALU_DEC: {
-        Val c = carry_val(g);
+        /* The CF INC/DEC keep. Not computed now when it can be worked out from the values of
+         * the record before (kept alive by this record) where it is looked at: lazy. The
+         * host CF is still it after the host INC/DEC when it was before (g->hcf). */
+        Pcc *p = &g->cc, cin = {0};
+        CcState cs;
+        bool lazy = p->active && !pcc_const(g, &cs) && carry_derivable(p);
+        bool cf_in_host =
+            p->active && (g->hcf || (g->hf && p->op >= CC_OP_ADD && p->op <= CC_OP_LOGIC));
+        Val c = VC(0);
+        if (lazy && p->lazy_cf) {
+            cin = *p;
+        } else if (lazy) {
+            cin = (Pcc){.c_op = p->op,
+                        .c_size = p->size,
+                        .c_derive = p->derive,
+                        .c_dst = p->dst,
+                        .c_s1 = p->s1,
+                        .c_s2 = p->s2};
+        } else {
+            c = carry_val(g);
+            cf_in_host = cf_in_host && (g->hf || g->hcf); /* unless carry_val() clobbered it */
+        }
+        if (lazy) {
+            vhold(g, cin.c_dst);
+            vhold(g, cin.c_s1);
+            vhold(g, cin.c_s2);
+        }
+        int d;
         if (in_place(g, o, i) >= 0) {
-            int d = a.reg;
+            d = a.reg;
             incdec(g, 4, o->aux == ALU_DEC, d);
             hold(g, d);
             pcc_set(g, o->aux == ALU_INC ? CC_OP_INC : CC_OP_DEC, size, VR(d), VC(0), c,
                     o->aux == ALU_INC ? D_S1_INC : D_S1_DEC);
-            g->hf = true;
-            tset(g, o->d, VR(d));
-            return;
+        } else {
+            Val s1 = masked(g, a, size);
+            d = ralloc(g);
+            load_val(g, d, s1);
+            incdec(g, sz, o->aux == ALU_DEC, d);
+            if (sz < 4)
+                mask_reg(g, d, sz);
+            g->wid[d] = (uint8_t)size;
+            hold(g, d);
+            pcc_set(g, o->aux == ALU_INC ? CC_OP_INC : CC_OP_DEC, size, VR(d), s1, c, D_NONE);
         }
-        Val s1 = masked(g, a, size);
-        int d = ralloc(g);
-        load_val(g, d, s1);
-        incdec(g, sz, o->aux == ALU_DEC, d);
-        if (sz < 4)
-            mask_reg(g, d, sz);
-        g->wid[d] = (uint8_t)size;
-        hold(g, d);
-        pcc_set(g, o->aux == ALU_INC ? CC_OP_INC : CC_OP_DEC, size, VR(d), s1, c, D_NONE);
+        if (lazy) {
+            p->lazy_cf = true;
+            p->c_op = cin.c_op;
+            p->c_size = cin.c_size;
+            p->c_derive = cin.c_derive;
+            p->c_dst = cin.c_dst;
+            p->c_s1 = cin.c_s1;
+            p->c_s2 = cin.c_s2;
+        }
         g->hf = true;
+        g->hcf = cf_in_host;
         tset(g, o->d, VR(d));
         return;
     }
@@ -3094,6 +3246,14 @@ static void check_refs(Cg *g, int i)
             n[g->cc.s1.reg]++;
         if (g->cc.s2.kind == VREG)
             n[g->cc.s2.reg]++;
+        if (g->cc.lazy_cf) {
+            if (g->cc.c_dst.kind == VREG)
+                n[g->cc.c_dst.reg]++;
+            if (g->cc.c_s1.kind == VREG)
+                n[g->cc.c_s1.reg]++;
+            if (g->cc.c_s2.kind == VREG)
+                n[g->cc.c_s2.reg]++;
+        }
     }
     for (int r = 0; r < 16; r++) {
         if (n[r] != g->refs[r]) {
