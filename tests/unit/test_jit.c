@@ -751,7 +751,10 @@ Test(jit, inc_dec_keep_the_carry_of_the_op_before, .timeout = 120)
         int d = r32(), s = r32(), e = r32(), d8 = rnd() % 8, s8 = rnd() % 8, e8 = rnd() % 8;
         int n = (int[]){0, 2, 3, 5, 7}[rnd() % 5]; /* add adc sbb sub cmp */
         int sh = (int[]){4, 5, 7}[rnd() % 3];      /* shl shr sar */
-        /* the op whose CF the INC/DEC keep */
+        /* the op whose CF the INC/DEC keep, after one that leaves flags pending (ADC and SBB
+         * are inline only then) */
+        if (rnd() & 1)
+            emit(&c, 2, (rnd() & 1 ? 0 : 5) << 3 | 1, 0xc0 | d << 3 | s); /* add / sub */
         switch (rnd() % 12) {
         case 0:
         case 1:
