@@ -238,6 +238,9 @@ typedef struct Pcc {
     bool lazy_cf;
     uint8_t c_op, c_size, c_derive;
     Val c_dst, c_s1, c_s2;
+    /* SHL/SHR whose s1 was not computed (shift_cf_only): only the host CF (g->hcf) holds its
+     * CF, for the ADC/SBB that reads it and rewrites the flags before anyone else can look */
+    bool no_s1;
 } Pcc;
 
 /* labels of a slot's site, unlinked, via_cc, via_nocc, site2 and unlinked2 (JitSlot) */
@@ -1052,7 +1055,7 @@ static bool carry_derivable(const Pcc *p)
     case CC_OP_SUB:
     case CC_OP_SHL:
     case CC_OP_SHR:
-        return true;
+        return !p->no_s1;
     case CC_OP_ADC:
     case CC_OP_SBB:
         return p->size <= 4; /* lazy_cf_to_host sums two operands in 64 bits */
@@ -1120,6 +1123,8 @@ static void cc_emit_store(Cg *g)
     need_flags(g);
     if (!p->active)
         return;
+    if (p->no_s1)
+        cg_fail(g, "internal error: a shift's record stored without its operand");
     if (p->lazy_cf) { /* (not from the host CF: an exit's budget check may have clobbered it) */
         lazy_cf_to_host(g);
         setcc(g, HC_B, RS0);
@@ -1772,7 +1777,7 @@ slow:
 static bool pcc_const(Cg *g, CcState *cs)
 {
     Pcc *p = &g->cc;
-    if (!p->active || p->lazy_cf || p->derive >= D_S1_ADD || p->s1.kind != VCONST ||
+    if (!p->active || p->lazy_cf || p->no_s1 || p->derive >= D_S1_ADD || p->s1.kind != VCONST ||
         p->s2.kind != VCONST || (p->derive == D_NONE && p->dst.kind != VCONST))
         return false;
     uint64_t dst = p->dst.imm;
@@ -1918,6 +1923,12 @@ static int cond_inline(Cg *g, int cond, int *hc, bool *val)
             return 1;
         }
         if (base == 1) { /* CF: top bit (SHL) or bit 0 (SHR) of s1 */
+            if (g->hcf) {
+                *hc = cond;
+                return 1;
+            }
+            if (p->no_s1)
+                cg_fail(g, "internal error: a shift's CF read without its operand");
             int r = reg_of(g, p->s1, RS0);
             bt_ri(g, 8, r, p->op == CC_OP_SHL ? p->size * 8 - 1 : 0);
             g->hf = g->hcf = false;
@@ -2006,6 +2017,14 @@ static Val carry_val(Cg *g)
         case CC_OP_SHL:
         case CC_OP_SHR: {
             int d = ralloc(g);
+            if (g->hcf) {
+                setcc(g, HC_B, d);
+                movzx(g, d, d, 1);
+                g->wid[d] = 1;
+                return VR(d);
+            }
+            if (p->no_s1)
+                cg_fail(g, "internal error: a shift's CF read without its operand");
             load_val(g, d, p->s1);
             if (p->op == CC_OP_SHL)
                 shift_ri(g, 8, SH_SHR, d, p->size * 8 - 1);
@@ -2106,6 +2125,8 @@ static bool carry_to_host(Cg *g)
     case CC_OP_SHR: {
         if (g->hcf)
             return true;
+        if (p->no_s1)
+            cg_fail(g, "internal error: a shift's CF read without its operand");
         int r = reg_of(g, p->s1, RS0);
         bt_ri(g, 8, r, p->op == CC_OP_SHL ? p->size * 8 - 1 : 0);
         return true;
@@ -2298,6 +2319,39 @@ static bool gen_alu_noflags(Cg *g, const IrOp *o, int i)
 }
 
 static int dest_reg(Cg *g, int k, int res);
+
+/* Whether the flags shift op i writes are read only by an ADC/SBB, from the host CF, and then
+ * rewritten: between them only ops that neither look at the flags (an exit, a fault, an SMC
+ * check, a helper, a condition) nor clobber the host's. Then the record's s1 is not needed. */
+static bool shift_cf_only(Cg *g, int i)
+{
+    const Block *b = g->b;
+    for (uint32_t j = (uint32_t)i + 1; j < b->nops; j++) {
+        const IrOp *o = &b->ops[j];
+        switch (o->op) {
+        case IR_INSN:
+            if (g->smc_check) /* gen_insn may leave here */
+                return false;
+            break;
+        case IR_MOVI:
+        case IR_MOV:
+            break;
+        case IR_GETR:
+            if (o->aux & IR_HI8)
+                return false;
+            break;
+        case IR_SETR:
+            if (o->size != 4)
+                return false;
+            break;
+        case IR_ALU:
+            return o->aux == ALU_ADC || o->aux == ALU_SBB;
+        default:
+            return false;
+        }
+    }
+    return false;
+}
 
 static void gen_alu(Cg *g, const IrOp *o, int i)
 {
@@ -2509,6 +2563,39 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
         unsigned c = (unsigned)b.imm & (size == 8 ? 0x3f : 0x1f);
         if (c == 0) { /* no change, flags kept */
             tset(g, o->d, masked(g, a, size));
+            return;
+        }
+        if (shift_cf_only(g, i) && (o->aux == ALU_SHR || o->aux == ALU_SAR || sz == 4)) {
+            /* only an ADC/SBB reads the flags, and the host CF then: no s1 */
+            int d;
+            if (o->aux == ALU_SAR) {
+                d = dest_reg(g, i, o->d);
+                if (a.kind == VCONST)
+                    mov_ri(g, d,
+                           (uint64_t)((int64_t)(a.imm << (64 - 8 * size)) >> (64 - 8 * size)));
+                else
+                    movsx(g, d, a.reg, sz);
+                shift_ri(g, 8, SH_SAR, d, (int)c);
+                mask_reg(g, d, sz);
+            } else {
+                Val m = masked(g, a, size);
+                vrelease(g, m);
+                /* m's register still holds the operand: nothing was emitted into it since */
+                d = dest_reg(g, i, o->d);
+                load_val(g, d, m);
+                if (o->aux == ALU_SHR)
+                    shift_ri(g, 8, SH_SHR, d, (int)c);
+                else
+                    shift_ri(g, 4, SH_SHL, d, (int)c); /* at 32 bits: the CF of bit 32 - c */
+            }
+            g->wid[d] = (uint8_t)size;
+            hold(g, d);
+            pcc_set(g, o->aux == ALU_SHR || o->aux == ALU_SAR ? CC_OP_SHR : CC_OP_SHL, size, VR(d),
+                    VC(0), VC(0), D_NONE);
+            g->cc.no_s1 = true;
+            g->hf = false;
+            g->hcf = true;
+            tset(g, o->d, VR(d));
             return;
         }
         /* s: the operand shifted by c - 1, for the record; d: the result, shifted by c

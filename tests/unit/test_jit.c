@@ -855,6 +855,80 @@ Test(jit, inc_dec_keep_the_carry_of_the_op_before, .timeout = 120)
     vm_free(&b);
 }
 
+/* A shift whose flags only an ADC/SBB reads is compiled without the operand its flags record
+ * needs: the ADC/SBB takes the host CF. Each shift at each size and count, flag-free ops
+ * between or not, then ADC/SBB at each size (and sometimes something else that looks at the
+ * flags first, where the record is needed after all). */
+Test(jit, shift_then_adc_takes_the_carry_from_the_host, .timeout = 120)
+{
+    if (!have_jit())
+        return;
+    Vm a = vm_new(DBT_BACKEND_INTERP), b = vm_new(DBT_BACKEND_JIT);
+    for (int iter = 0; iter < 3000; iter++) {
+        Code c = {.n = 0};
+        int d = r32(), s = r32(), d8 = rnd() % 8, s8 = rnd() % 8;
+        int sh = (int[]){4, 5, 7}[rnd() % 3]; /* shl shr sar */
+        switch (rnd() % 4) {
+        case 0:
+            emit(&c, 3, 0xc1, 0xc0 | sh << 3 | d, 1 + rnd() % 31);
+            break;
+        case 1:
+            emit(&c, 3, 0xc0, 0xc0 | sh << 3 | d8, 1 + rnd() % 7);
+            break;
+        case 2:
+            emit(&c, 4, 0x66, 0xc1, 0xc0 | sh << 3 | d, 1 + rnd() % 15);
+            break;
+        default:
+            emit(&c, 2, 0xd1, 0xc0 | sh << 3 | d);
+            break;
+        }
+        switch (rnd() % 6) {
+        case 0:
+            emit(&c, 1, 0xb8 + s); /* mov s, imm */
+            emit32(&c, val32());
+            break;
+        case 1:
+            emit(&c, 2, 0x89, 0xc0 | d << 3 | s); /* mov s, d */
+            break;
+        case 2:
+            emit(&c, 3, 0x0f, 0x92, 0xc0 | s8); /* setc: the record is looked at first */
+            break;
+        case 3:
+            emit(&c, 2, 0x89, 0x05 | s << 3); /* a store first */
+            emit32(&c, DATA_GPA + 4 * (rnd() % 64));
+            break;
+        default:
+            break;
+        }
+        int n = rnd() & 1 ? 2 : 3; /* adc / sbb */
+        switch (rnd() % 3) {
+        case 0:
+            emit(&c, 2, n << 3 | 1, 0xc0 | d << 3 | s);
+            break;
+        case 1:
+            emit(&c, 2, n << 3, 0xc0 | d8 << 3 | s8);
+            break;
+        default:
+            emit(&c, 3, 0x66, n << 3 | 1, 0xc0 | d << 3 | s);
+            break;
+        }
+        if (rnd() & 1)
+            emit(&c, 3, 0x0f, 0x92, 0xc0 | d8); /* setc: the ADC/SBB's own CF */
+        emit(&c, 1, 0xf4);
+        uint32_t regs[8], fl = (rnd() & FL_ARITH) | FL_FIXED1;
+        for (int i = 0; i < 8; i++)
+            regs[i] = val32();
+        char what[64];
+        snprintf(what, sizeof(what), "shift/adc sequence %d", iter);
+        run_both(&a, &b, &c, regs, fl, what);
+    }
+    cr_assert_geq(b.env->st.jit_blocks, 3000, "%llu blocks",
+                  (unsigned long long)b.env->st.jit_blocks);
+    cr_assert_eq(b.env->st.jit_fallbacks, 0, "blocks failed to compile");
+    vm_free(&a);
+    vm_free(&b);
+}
+
 /* ---- self-modifying code ---- */
 
 Test(jit, smc_same_block_and_chained)
