@@ -1232,6 +1232,15 @@ static void jmp_site(Cg *g, int l)
     put4(g, 0);
 }
 
+/* jcc rel32 with a label on the rel32 (patched later, as a jmp_site's) */
+static void jcc_site(Cg *g, int cc, int l)
+{
+    put1(g, 0x0f);
+    put1(g, (uint8_t)(0x80 + cc));
+    bind(g, l);
+    put4(g, 0);
+}
+
 static JitSlot *new_slot(Cg *g, uint64_t eip);
 
 /* cmp rsp, [rip + var] */
@@ -1302,13 +1311,20 @@ static void emit_leave(Cg *g, uint64_t eip, JitSlot *slot, unsigned nins)
      * other threads' kicks may wait the few blocks to the next check. */
     uint64_t pc = (g->b->cs_base + eip) & 0xffffffffull;
     bool check = !(g->no_access && pc > g->b->pc);
-    if (check) {
+    if (check && !g->call_pred) {
+        /* on while the budget lasts (the site's jcc), else on into via_cc, right below, as
+         * the unlinked site does */
         alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
-        jcc_l(g, HC_AE, sl[2]);
+        jcc_site(g, HC_B, sl[0]);
+    } else {
+        if (check) {
+            alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
+            jcc_l(g, HC_AE, sl[2]);
+        }
+        if (g->call_pred)
+            emit_call_push(g);
+        jmp_site(g, sl[0]);
     }
-    if (g->call_pred)
-        emit_call_push(g);
-    jmp_site(g, sl[0]);
     /* One copy of the way out for a linked exit and for the return to dbt_exec (not linked,
      * or the budget used up: then the check below fails too; a direct link skips it) */
     bind(g, sl[2]); /* via_cc: the flags, then on as via_nocc */
@@ -1317,21 +1333,19 @@ static void emit_leave(Cg *g, uint64_t eip, JitSlot *slot, unsigned nins)
     uint32_t at = g->buf[g->cur].len;
     emit_home_all(g);
     slot->nocc_direct = g->buf[g->cur].len == at; /* then the check above was the one */
-    int l_budget = new_label(g), l_tail = new_label(g);
+    /* on while the budget lasts, else back to dbt_exec (the flags stored, registers home: RAX
+     * is free): the budget used up (RAX = NULL), or not linked (RAX = this slot) */
+    int l_tail = new_label(g);
     if (check) {
         alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
-        jcc_l(g, HC_AE, l_budget);
+        jcc_site(g, HC_B, sl[4]);
+        mov_ri(g, RAX, 0);
+        jmp_l(g, l_tail);
+    } else {
+        jmp_site(g, sl[4]);
     }
-    jmp_site(g, sl[4]);
-    /* back to dbt_exec (the flags stored, registers home: RAX is free): not linked (RAX =
-     * this slot), or the budget used up (RAX = NULL) */
     bind(g, sl[5]); /* unlinked2 */
     mov_ri(g, RAX, (uint64_t)(uintptr_t)slot);
-    if (check) {
-        jmp_l(g, l_tail);
-        bind(g, l_budget);
-        mov_ri(g, RAX, 0);
-    }
     bind(g, l_tail);
     mov_ri(g, RS0, eip);
     store(g, 8, ENV(OFF(s.rip)), RS0);
