@@ -227,6 +227,11 @@ typedef struct GEnt {
  * value is gone). */
 enum { D_NONE, D_DST_SUB, D_DST_AND, D_S1_ADD, D_S1_SUB, D_S1_INC, D_S1_DEC };
 
+/* A pending record of the back end's own (never in env->cc): two/three-operand IMUL with its
+ * flags seen. CF = OF = s1 (the overflow, low byte 0 or 1, set by SETC); SF ZF AF PF are kept
+ * from the record before, which is g->cc_old (or env->cc when that is not active). */
+#define PCC_MUL 0x40
+
 typedef struct Pcc {
     bool active;
     uint8_t op, size, derive;
@@ -263,6 +268,7 @@ typedef struct Cg {
     Val t[IR_NTEMPS];
     GEnt gr[NGUEST];
     Pcc cc;
+    Pcc cc_old;     /* under a PCC_MUL record: the record before it */
     bool hf;        /* host flags hold the pending record's flags */
     bool hcf;       /* the host carry flag holds the pending record's CF (after SHR / SAR) */
     bool cc_stale;  /* env->cc is out of date and no record is pending: only where
@@ -971,11 +977,68 @@ static void emit_home_all(Cg *g)
     }
 }
 
+/* ---- calls ---- */
+
+enum { ARG_VAL, ARG_ENV, ARG_ENVOFF };
+typedef struct Arg {
+    int kind;
+    Val v;
+    int32_t off;
+} Arg;
+
+static Arg AV(Val v)
+{
+    return (Arg){ARG_VAL, v, 0};
+}
+static Arg AI(uint64_t imm)
+{
+    return (Arg){ARG_VAL, VC(imm), 0};
+}
+
+/* Call fn(args...) keeping every live caller-saved register (except those in keep_out). The
+ * result is left in RS0. Clobbers the flags. */
+static void emit_call(Cg *g, const void *fn, int nargs, const Arg *args, uint32_t keep_out)
+{
+    static const int8_t argreg[] = {RDI, RSI, RDX, RCX, R8, R9};
+    uint32_t save = 0;
+    for (int r = 0; r < 16; r++)
+        if (g->refs[r] > 0 && (CALLER_SAVED >> r & 1) && !(keep_out >> r & 1))
+            save |= 1u << r;
+    int n = __builtin_popcount(save);
+    for (int r = 0; r < 16; r++)
+        if (save >> r & 1)
+            push_r(g, r);
+    if (n & 1)
+        rsp_adjust(g, true);
+    /* register arguments through the stack, so no source is overwritten before it is read */
+    for (int i = 0; i < nargs; i++)
+        if (args[i].kind == ARG_VAL && args[i].v.kind == VREG)
+            push_r(g, args[i].v.reg);
+    for (int i = nargs - 1; i >= 0; i--)
+        if (args[i].kind == ARG_VAL && args[i].v.kind == VREG)
+            pop_r(g, argreg[i]);
+    for (int i = 0; i < nargs; i++) {
+        if (args[i].kind == ARG_VAL && args[i].v.kind == VCONST)
+            mov_ri(g, argreg[i], args[i].v.imm);
+        else if (args[i].kind == ARG_ENV)
+            mov_rr(g, 8, argreg[i], RENV);
+        else if (args[i].kind == ARG_ENVOFF)
+            lea(g, 8, argreg[i], ENV(args[i].off));
+    }
+    call_abs(g, fn);
+    mov_rr(g, 8, RS0, RAX);
+    if (n & 1)
+        rsp_adjust(g, false);
+    for (int r = 15; r >= 0; r--)
+        if (save >> r & 1)
+            pop_r(g, r);
+    g->hf = g->hcf = false;
+}
+
 /* ---- pending flags ---- */
 
-static void pcc_clear(Cg *g)
+static void pcc_release(Cg *g, Pcc *p)
 {
-    Pcc *p = &g->cc;
     if (!p->active)
         return;
     vrelease(g, p->dst);
@@ -987,6 +1050,13 @@ static void pcc_clear(Cg *g)
         vrelease(g, p->c_s2);
     }
     p->active = p->lazy_cf = false;
+}
+
+static void pcc_clear(Cg *g)
+{
+    if (g->cc.active && g->cc.op == PCC_MUL)
+        pcc_release(g, &g->cc_old);
+    pcc_release(g, &g->cc);
 }
 
 /* the values' references pass to the record */
@@ -1116,6 +1186,14 @@ static void lazy_cf_to_host(Cg *g)
     }
 }
 
+/* env->cc as a PCC_MUL record leaves it: IMUL keeps SF ZF AF PF (Zen) and sets CF = OF =
+ * overflow (alu.c's record_mul) */
+static void jit_mul_flags(CcState *cc, uint64_t ovf)
+{
+    uint32_t keep = cc_eflags(cc) & (FL_SF | FL_ZF | FL_AF | FL_PF);
+    cc_set_eflags(cc, keep | (ovf & 1 ? FL_CF | FL_OF : 0));
+}
+
 /* Store the pending record in env->cc (the hot state is not changed). */
 static void cc_emit_store(Cg *g)
 {
@@ -1125,6 +1203,22 @@ static void cc_emit_store(Cg *g)
         return;
     if (p->no_s1)
         cg_fail(g, "internal error: a shift's record stored without its operand");
+    if (p->op == PCC_MUL) {
+        /* the record before in env->cc, then SF ZF AF PF from it and CF OF the overflow */
+        if (g->cc_old.active) {
+            Pcc t = *p;
+            *p = g->cc_old;
+            cc_emit_store(g);
+            g->cc_old = *p;
+            *p = t;
+        }
+        bool hf = g->hf, hcf = g->hcf;
+        Arg args[] = {{ARG_ENVOFF, VC(0), OFF(cc)}, AV(p->s1)};
+        emit_call(g, (const void *)jit_mul_flags, 2, args, 0);
+        g->hf = hf; /* (emitted on one path: the hot state is as it was) */
+        g->hcf = hcf;
+        return;
+    }
     if (p->lazy_cf) { /* (not from the host CF: an exit's budget check may have clobbered it) */
         lazy_cf_to_host(g);
         setcc(g, HC_B, RS0);
@@ -1150,64 +1244,6 @@ static void cc_commit(Cg *g)
         return;
     cc_emit_store(g);
     pcc_clear(g);
-    g->hf = g->hcf = false;
-}
-
-/* ---- calls ---- */
-
-enum { ARG_VAL, ARG_ENV, ARG_ENVOFF };
-typedef struct Arg {
-    int kind;
-    Val v;
-    int32_t off;
-} Arg;
-
-static Arg AV(Val v)
-{
-    return (Arg){ARG_VAL, v, 0};
-}
-static Arg AI(uint64_t imm)
-{
-    return (Arg){ARG_VAL, VC(imm), 0};
-}
-
-/* Call fn(args...) keeping every live caller-saved register (except those in keep_out). The
- * result is left in RS0. Clobbers the flags. */
-static void emit_call(Cg *g, const void *fn, int nargs, const Arg *args, uint32_t keep_out)
-{
-    static const int8_t argreg[] = {RDI, RSI, RDX, RCX, R8, R9};
-    uint32_t save = 0;
-    for (int r = 0; r < 16; r++)
-        if (g->refs[r] > 0 && (CALLER_SAVED >> r & 1) && !(keep_out >> r & 1))
-            save |= 1u << r;
-    int n = __builtin_popcount(save);
-    for (int r = 0; r < 16; r++)
-        if (save >> r & 1)
-            push_r(g, r);
-    if (n & 1)
-        rsp_adjust(g, true);
-    /* register arguments through the stack, so no source is overwritten before it is read */
-    for (int i = 0; i < nargs; i++)
-        if (args[i].kind == ARG_VAL && args[i].v.kind == VREG)
-            push_r(g, args[i].v.reg);
-    for (int i = nargs - 1; i >= 0; i--)
-        if (args[i].kind == ARG_VAL && args[i].v.kind == VREG)
-            pop_r(g, argreg[i]);
-    for (int i = 0; i < nargs; i++) {
-        if (args[i].kind == ARG_VAL && args[i].v.kind == VCONST)
-            mov_ri(g, argreg[i], args[i].v.imm);
-        else if (args[i].kind == ARG_ENV)
-            mov_rr(g, 8, argreg[i], RENV);
-        else if (args[i].kind == ARG_ENVOFF)
-            lea(g, 8, argreg[i], ENV(args[i].off));
-    }
-    call_abs(g, fn);
-    mov_rr(g, 8, RS0, RAX);
-    if (n & 1)
-        rsp_adjust(g, false);
-    for (int r = 15; r >= 0; r--)
-        if (save >> r & 1)
-            pop_r(g, r);
     g->hf = g->hcf = false;
 }
 
@@ -1791,8 +1827,9 @@ slow:
 static bool pcc_const(Cg *g, CcState *cs)
 {
     Pcc *p = &g->cc;
-    if (!p->active || p->lazy_cf || p->no_s1 || p->derive >= D_S1_ADD || p->s1.kind != VCONST ||
-        p->s2.kind != VCONST || (p->derive == D_NONE && p->dst.kind != VCONST))
+    if (!p->active || p->op == PCC_MUL || p->lazy_cf || p->no_s1 || p->derive >= D_S1_ADD ||
+        p->s1.kind != VCONST || p->s2.kind != VCONST ||
+        (p->derive == D_NONE && p->dst.kind != VCONST))
         return false;
     uint64_t dst = p->dst.imm;
     if (p->derive == D_DST_SUB)
@@ -1950,6 +1987,14 @@ static int cond_inline(Cg *g, int cond, int *hc, bool *val)
             return 1;
         }
         return 0;
+    case PCC_MUL:
+        if (base == 0 || base == 1) { /* O, B: the overflow */
+            test_rr(g, 1, p->s1.reg, p->s1.reg);
+            g->hf = g->hcf = false;
+            *hc = (cond & 1) ? HC_E : HC_NE;
+            return 1;
+        }
+        return 0;
     default:
         return 0;
     }
@@ -2000,6 +2045,12 @@ static Val carry_val(Cg *g)
         switch (p->op) {
         case CC_OP_LOGIC:
             return VC(0);
+        case PCC_MUL: {
+            int d = ralloc(g);
+            movzx(g, d, p->s1.reg, 1);
+            g->wid[d] = 1;
+            return VR(d);
+        }
         case CC_OP_INC:
         case CC_OP_DEC:
             if (p->lazy_cf || g->hcf) {
@@ -2972,18 +3023,21 @@ static bool helper_chain_safe(const IrOp *o)
 }
 
 /* IMUL r, r/m (, imm) whose flags nobody sees: the host's imul. */
-static bool gen_imul_noflags(Cg *g, const IrOp *o, int i)
+static bool gen_imul(Cg *g, const IrOp *o, int i)
 {
     unsigned size = (unsigned)o->imm;
     int sz = (int)size;
+    bool flags = g->flv[i], dlive = live_after(g, i, o->d);
     Val a = tget(g, o->a), b = tget(g, o->b);
     if (size != 2 && size != 4 && size != 8)
         return false;
-    if (!live_after(g, i, o->d)) {
+    if (!flags && !dlive) {
         flags_dropped(g);
         return true;
     }
     if (a.kind == VCONST && b.kind == VCONST) {
+        if (flags)
+            return false;
         flags_dropped(g);
         tset(g, o->d, VC((a.imm * b.imm) & size_mask(size)));
         return true;
@@ -2993,10 +3047,17 @@ static bool gen_imul_noflags(Cg *g, const IrOp *o, int i)
         a = b;
         b = t;
     }
+    if (flags) {
+        need_flags(g);
+        if (g->cc.active && g->cc.no_s1)
+            return false;
+    }
+    /* the overflow's register, before anything is emitted (ralloc may spill: no flags) */
+    int ov = flags ? ralloc(g) : -1;
     int d;
     if (b.kind == VCONST && (sz < 8 || is_s32(b.imm))) {
         /* imul d, a, imm: one instruction, which reads a before it writes d */
-        d = dest_reg(g, i, o->d);
+        d = dlive ? dest_reg(g, i, o->d) : ralloc(g);
         enc(g, sz, 0, 1, 0x69, d, R_(a.reg));
         if (sz == 2) {
             put1(g, (uint8_t)b.imm);
@@ -3010,10 +3071,29 @@ static bool gen_imul_noflags(Cg *g, const IrOp *o, int i)
         enc(g, sz, 0, 2, 0x0faf, d, R_(reg_of(g, b, RS1))); /* imul d, b */
     }
     if (sz < 4)
-        mask_reg(g, d, sz);
+        mask_reg(g, d, sz); /* (movzx: the flags stay) */
     g->wid[d] = (uint8_t)size;
-    flags_dropped(g);
-    tset(g, o->d, VR(d));
+    if (flags) {
+        /* CF = OF = overflow, as the guest's; SF ZF AF PF stay those of the record before */
+        setcc(g, HC_B, ov);
+        g->wid[ov] = 8;
+        Pcc *p = &g->cc;
+        if (p->active && p->op == PCC_MUL) {
+            vrelease(g, p->s1);
+            p->s1 = VR(ov);
+        } else {
+            g->cc_old = *p; /* its references pass to cc_old (or env->cc holds it) */
+            *p = (Pcc){true, PCC_MUL, 0, D_NONE, VC(0), VR(ov), VC(0)};
+        }
+        g->cc_stale = false;
+        g->hf = g->hcf = false;
+    } else {
+        flags_dropped(g);
+    }
+    if (dlive)
+        tset(g, o->d, VR(d));
+    else
+        release(g, d);
     return true;
 }
 
@@ -3030,7 +3110,7 @@ static bool helper_no_store(const IrOp *o)
 
 static void gen_helper(Cg *g, const IrOp *o, int i)
 {
-    if (o->fn == helper_imul2 && !g->flv[i] && gen_imul_noflags(g, o, i))
+    if (o->fn == helper_imul2 && gen_imul(g, o, i))
         return;
     Val a = tget(g, o->a), b = tget(g, o->b), c = tget(g, o->c);
     wb_commit(g);
@@ -3347,13 +3427,26 @@ static void check_refs(Cg *g, int i)
             n[g->cc.s1.reg]++;
         if (g->cc.s2.kind == VREG)
             n[g->cc.s2.reg]++;
-        if (g->cc.lazy_cf) {
-            if (g->cc.c_dst.kind == VREG)
-                n[g->cc.c_dst.reg]++;
-            if (g->cc.c_s1.kind == VREG)
-                n[g->cc.c_s1.reg]++;
-            if (g->cc.c_s2.kind == VREG)
-                n[g->cc.c_s2.reg]++;
+        for (int k = 0; k < 2; k++) {
+            const Pcc *p = k ? &g->cc_old : &g->cc;
+            if (k && !(g->cc.op == PCC_MUL && p->active))
+                break;
+            if (k) {
+                if (p->dst.kind == VREG)
+                    n[p->dst.reg]++;
+                if (p->s1.kind == VREG)
+                    n[p->s1.reg]++;
+                if (p->s2.kind == VREG)
+                    n[p->s2.reg]++;
+            }
+            if (p->lazy_cf) {
+                if (p->c_dst.kind == VREG)
+                    n[p->c_dst.reg]++;
+                if (p->c_s1.kind == VREG)
+                    n[p->c_s1.reg]++;
+                if (p->c_s2.kind == VREG)
+                    n[p->c_s2.reg]++;
+            }
         }
     }
     for (int r = 0; r < 16; r++) {

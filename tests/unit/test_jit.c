@@ -713,13 +713,15 @@ Test(jit, random_sequences_agree, .timeout = 300)
 
 /* Runs c (ending in hlt) on both machines from the same registers and flags, and compares. */
 static void run_both(Vm *a, Vm *b, const Code *c, const uint32_t *regs, uint32_t fl,
-                     const char *what)
+                     const char *what, uint32_t fs_limit)
 {
     Vm *vms[2] = {a, b};
     for (int k = 0; k < 2; k++) {
         Vm *v = vms[k];
         put(v, CODE_GPA, c->b, c->n);
         vm_reset(v, CODE_GPA, 0);
+        if (fs_limit)
+            v->env->s.seg[S_FS].limit = fs_limit;
         for (int i = 0; i < 8; i++)
             if (i != R_ESP)
                 v->env->s.regs[i] = regs[i];
@@ -847,7 +849,7 @@ Test(jit, inc_dec_keep_the_carry_of_the_op_before, .timeout = 120)
             regs[i] = val32();
         char what[64];
         snprintf(what, sizeof(what), "inc/dec sequence %d", iter);
-        run_both(&a, &b, &c, regs, fl, what);
+        run_both(&a, &b, &c, regs, fl, what, 0);
     }
     cr_assert_gt(b.env->st.jit_blocks, 3000);
     cr_assert_eq(b.env->st.jit_fallbacks, 0, "blocks failed to compile");
@@ -920,10 +922,106 @@ Test(jit, shift_then_adc_takes_the_carry_from_the_host, .timeout = 120)
             regs[i] = val32();
         char what[64];
         snprintf(what, sizeof(what), "shift/adc sequence %d", iter);
-        run_both(&a, &b, &c, regs, fl, what);
+        run_both(&a, &b, &c, regs, fl, what, 0);
     }
     cr_assert_geq(b.env->st.jit_blocks, 3000, "%llu blocks",
                   (unsigned long long)b.env->st.jit_blocks);
+    cr_assert_eq(b.env->st.jit_fallbacks, 0, "blocks failed to compile");
+    vm_free(&a);
+    vm_free(&b);
+}
+
+/* Two/three-operand IMUL whose flags can be seen is compiled inline: CF = OF = the overflow,
+ * SF ZF AF PF kept from the op before (Zen), worked out where the flags are stored or read.
+ * After each kind of flags record, then each consumer. */
+Test(jit, imul_with_live_flags_agrees, .timeout = 120)
+{
+    if (!have_jit())
+        return;
+    Vm a = vm_new(DBT_BACKEND_INTERP), b = vm_new(DBT_BACKEND_JIT);
+    for (int iter = 0; iter < 3000; iter++) {
+        Code c = {.n = 0};
+        int d = r32(), s = r32(), e = r32(), d8 = rnd() % 8;
+        switch (rnd() % 7) { /* the flags before */
+        case 0:
+            emit(&c, 2, (int[]){0, 1, 5, 6, 7}[rnd() % 5] << 3 | 1, 0xc0 | s << 3 | e);
+            break;
+        case 1:
+            emit(&c, 1, (rnd() & 1 ? 0x40 : 0x48) + e); /* inc / dec */
+            break;
+        case 2:
+            emit(&c, 3, 0xc1, 0xc0 | (rnd() & 1 ? 4 : 5) << 3 | e, 1 + rnd() % 31);
+            break;
+        case 3:
+            emit(&c, 3, 0x0f, 0xaf, 0xc0 | e << 3 | s); /* another imul */
+            break;
+        case 4:
+            emit(&c, 3, 0x0f, 0xbc, 0xc0 | e << 3 | s); /* bsf: a helper's flags */
+            break;
+        default: /* the flags from before the block */
+            break;
+        }
+        switch (rnd() % 5) { /* the imul */
+        case 0:
+            emit(&c, 3, 0x0f, 0xaf, 0xc0 | d << 3 | s);
+            break;
+        case 1:
+            emit(&c, 4, 0x66, 0x0f, 0xaf, 0xc0 | d << 3 | s);
+            break;
+        case 2:
+            emit(&c, 3, 0x6b, 0xc0 | d << 3 | s, rnd() & 0xff);
+            break;
+        case 3:
+            emit(&c, 2, 0x69, 0xc0 | d << 3 | s);
+            emit32(&c, val32());
+            break;
+        default:
+            emit(&c, 3, 0x66, 0x69, 0xc0 | d << 3 | s);
+            emit(&c, 2, rnd() & 0xff, rnd() & 0xff);
+            break;
+        }
+        if (rnd() & 1) /* a flag-free op between */
+            emit(&c, 2, 0x89, 0xc0 | d << 3 | e);
+        switch (rnd() % 9) { /* who looks */
+        case 0:              /* the exit stores them */
+            break;
+        case 1:
+            emit(&c, 3, 0x0f, 0x90 + rnd() % 16, 0xc0 | d8); /* setcc */
+            break;
+        case 2:
+            emit(&c, 3, 0x70 + rnd() % 16, 5, 0xb8 + s); /* jcc over a mov */
+            emit32(&c, val32());
+            break;
+        case 3:
+            emit(&c, 1, (rnd() & 1 ? 0x40 : 0x48) + e); /* inc / dec keep CF */
+            break;
+        case 4:
+            emit(&c, 2, (rnd() & 1 ? 2 : 3) << 3 | 1, 0xc0 | e << 3 | s); /* adc / sbb */
+            break;
+        case 5:
+            emit(&c, 2, 0x9c, 0x58 + s); /* pushfd; pop */
+            break;
+        case 6:
+            emit(&c, 3, 0x0f, 0xaf, 0xc0 | s << 3 | e); /* imul after imul */
+            break;
+        case 7: /* a store, then the exit */
+            emit(&c, 2, 0x89, 0x05 | s << 3);
+            emit32(&c, DATA_GPA + 4 * (rnd() % 64));
+            break;
+        default: /* a store that faults (#GP, past FS's limit): the flags are pushed */
+            emit(&c, 3, 0x64, 0x89, 0x05 | s << 3);
+            emit32(&c, 0x2000);
+            break;
+        }
+        emit(&c, 1, 0xf4);
+        uint32_t regs[8], fl = (rnd() & FL_ARITH) | FL_FIXED1;
+        for (int i = 0; i < 8; i++)
+            regs[i] = val32();
+        char what[64];
+        snprintf(what, sizeof(what), "imul sequence %d", iter);
+        run_both(&a, &b, &c, regs, fl, what, 0xfff);
+    }
+    cr_assert_geq(b.env->st.jit_blocks, 3000);
     cr_assert_eq(b.env->st.jit_fallbacks, 0, "blocks failed to compile");
     vm_free(&a);
     vm_free(&b);
