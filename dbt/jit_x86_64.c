@@ -227,10 +227,12 @@ typedef struct GEnt {
  * value is gone). */
 enum { D_NONE, D_DST_SUB, D_DST_AND, D_S1_ADD, D_S1_SUB, D_S1_INC, D_S1_DEC };
 
-/* A pending record of the back end's own (never in env->cc): two/three-operand IMUL with its
- * flags seen. CF = OF = s1 (the overflow, low byte 0 or 1, set by SETC); SF ZF AF PF are kept
- * from the record before, which is g->cc_old (or env->cc when that is not active). */
-#define PCC_MUL 0x40
+/* Pending records of the back end's own (never in env->cc) for ops that set CF and OF and keep
+ * SF ZF AF PF (Zen) from the record before, which is g->cc_old (or env->cc when that is not
+ * active): two/three-operand IMUL (PCC_MUL: CF = OF = s1, the overflow, low byte 0 or 1 as
+ * SETC left it) and ROL/ROR by a nonzero count (PCC_ROL, PCC_ROR: s1 the result, zero-extended
+ * from size, whose bits give CF and OF). jit_kept_flags() makes env->cc of them. */
+enum { PCC_MUL = 0x40, PCC_ROL, PCC_ROR };
 
 typedef struct Pcc {
     bool active;
@@ -268,7 +270,7 @@ typedef struct Cg {
     Val t[IR_NTEMPS];
     GEnt gr[NGUEST];
     Pcc cc;
-    Pcc cc_old;     /* under a PCC_MUL record: the record before it */
+    Pcc cc_old;     /* under a PCC_MUL/ROL/ROR record: the record before it */
     bool hf;        /* host flags hold the pending record's flags */
     bool hcf;       /* the host carry flag holds the pending record's CF (after SHR / SAR) */
     bool cc_stale;  /* env->cc is out of date and no record is pending: only where
@@ -1054,7 +1056,7 @@ static void pcc_release(Cg *g, Pcc *p)
 
 static void pcc_clear(Cg *g)
 {
-    if (g->cc.active && g->cc.op == PCC_MUL)
+    if (g->cc.active && g->cc.op >= PCC_MUL)
         pcc_release(g, &g->cc_old);
     pcc_release(g, &g->cc);
 }
@@ -1066,6 +1068,24 @@ static void pcc_set(Cg *g, int op, unsigned size, Val dst, Val s1, Val s2, int d
     g->cc = (Pcc){true, (uint8_t)op, (uint8_t)size, (uint8_t)derive, dst, s1, s2};
     g->cc_stale = false;
     g->hcf = false;
+}
+
+/* A PCC_MUL/ROL/ROR record (v's reference passes to it) over the pending one, which becomes
+ * cc_old (or stays cc_old, under another such record) */
+static void pcc_set_kept(Cg *g, int op, unsigned size, Val v)
+{
+    Pcc *p = &g->cc;
+    if (p->active && p->op >= PCC_MUL) {
+        vrelease(g, p->s1);
+        p->op = (uint8_t)op;
+        p->size = (uint8_t)size;
+        p->s1 = v;
+    } else {
+        g->cc_old = *p; /* its references pass to cc_old (inactive: env->cc holds it) */
+        *p = (Pcc){true, (uint8_t)op, (uint8_t)size, D_NONE, VC(0), v, VC(0)};
+    }
+    g->cc_stale = false;
+    g->hf = g->hcf = false;
 }
 
 /* The flags are about to be used: they must not be the stale ones a flag-free op left. */
@@ -1132,6 +1152,9 @@ static bool carry_derivable(const Pcc *p)
     case CC_OP_INC:
     case CC_OP_DEC:
         return p->lazy_cf;
+    case PCC_ROL:
+    case PCC_ROR:
+        return true;
     default:
         return false;
     }
@@ -1181,17 +1204,30 @@ static void lazy_cf_to_host(Cg *g)
         r = reg_of(g, p->c_s1, RS0);
         bt_ri(g, 8, r, p->c_op == CC_OP_SHL ? p->c_size * 8 - 1 : 0);
         break;
+    case PCC_ROL:
+    case PCC_ROR:
+        bt_ri(g, 8, p->c_s1.reg, p->c_op == PCC_ROL ? 0 : p->c_size * 8 - 1);
+        break;
     default:
         cg_fail(g, "internal error: lazy carry of an unknown record");
     }
 }
 
-/* env->cc as a PCC_MUL record leaves it: IMUL keeps SF ZF AF PF (Zen) and sets CF = OF =
- * overflow (alu.c's record_mul) */
-static void jit_mul_flags(CcState *cc, uint64_t ovf)
+/* env->cc (the record before) as a PCC_MUL/ROL/ROR record (how: op << 8 | size, v: its s1)
+ * leaves it: SF ZF AF PF kept, CF and OF as alu.c's record_mul() and do_rotate() set them */
+static void jit_kept_flags(CcState *cc, uint64_t how, uint64_t v)
 {
-    uint32_t keep = cc_eflags(cc) & (FL_SF | FL_ZF | FL_AF | FL_PF);
-    cc_set_eflags(cc, keep | (ovf & 1 ? FL_CF | FL_OF : 0));
+    unsigned op = (unsigned)(how >> 8), n = (unsigned)(how & 0xff) * 8;
+    uint32_t f = cc_eflags(cc) & (FL_SF | FL_ZF | FL_AF | FL_PF);
+    if (op == PCC_MUL) {
+        f |= v & 1 ? FL_CF | FL_OF : 0;
+    } else {
+        uint32_t top = (uint32_t)(v >> (n - 1)) & 1, top2 = (uint32_t)(v >> (n - 2)) & 1;
+        uint32_t cf = op == PCC_ROL ? (uint32_t)v & 1 : top;
+        uint32_t of = op == PCC_ROL ? top ^ cf : top ^ top2;
+        f |= (cf ? FL_CF : 0) | (of ? FL_OF : 0);
+    }
+    cc_set_eflags(cc, f);
 }
 
 /* Store the pending record in env->cc (the hot state is not changed). */
@@ -1203,8 +1239,8 @@ static void cc_emit_store(Cg *g)
         return;
     if (p->no_s1)
         cg_fail(g, "internal error: a shift's record stored without its operand");
-    if (p->op == PCC_MUL) {
-        /* the record before in env->cc, then SF ZF AF PF from it and CF OF the overflow */
+    if (p->op >= PCC_MUL) {
+        /* the record before in env->cc, then SF ZF AF PF from it and CF OF of this op */
         if (g->cc_old.active) {
             Pcc t = *p;
             *p = g->cc_old;
@@ -1213,8 +1249,8 @@ static void cc_emit_store(Cg *g)
             *p = t;
         }
         bool hf = g->hf, hcf = g->hcf;
-        Arg args[] = {{ARG_ENVOFF, VC(0), OFF(cc)}, AV(p->s1)};
-        emit_call(g, (const void *)jit_mul_flags, 2, args, 0);
+        Arg args[] = {{ARG_ENVOFF, VC(0), OFF(cc)}, AI((uint64_t)p->op << 8 | p->size), AV(p->s1)};
+        emit_call(g, (const void *)jit_kept_flags, 3, args, 0);
         g->hf = hf; /* (emitted on one path: the hot state is as it was) */
         g->hcf = hcf;
         return;
@@ -1827,7 +1863,7 @@ slow:
 static bool pcc_const(Cg *g, CcState *cs)
 {
     Pcc *p = &g->cc;
-    if (!p->active || p->op == PCC_MUL || p->lazy_cf || p->no_s1 || p->derive >= D_S1_ADD ||
+    if (!p->active || p->op >= PCC_MUL || p->lazy_cf || p->no_s1 || p->derive >= D_S1_ADD ||
         p->s1.kind != VCONST || p->s2.kind != VCONST ||
         (p->derive == D_NONE && p->dst.kind != VCONST))
         return false;
@@ -1995,6 +2031,15 @@ static int cond_inline(Cg *g, int cond, int *hc, bool *val)
             return 1;
         }
         return 0;
+    case PCC_ROL:
+    case PCC_ROR:
+        if (base == 1) { /* CF: bit 0 (ROL) or the top bit (ROR) of the result */
+            bt_ri(g, 8, p->s1.reg, p->op == PCC_ROL ? 0 : p->size * 8 - 1);
+            g->hf = g->hcf = false;
+            *hc = cond;
+            return 1;
+        }
+        return 0;
     default:
         return 0;
     }
@@ -2048,6 +2093,18 @@ static Val carry_val(Cg *g)
         case PCC_MUL: {
             int d = ralloc(g);
             movzx(g, d, p->s1.reg, 1);
+            g->wid[d] = 1;
+            return VR(d);
+        }
+        case PCC_ROL:
+        case PCC_ROR: {
+            int d = ralloc(g);
+            load_val(g, d, p->s1);
+            if (p->op == PCC_ROL)
+                alu_ri(g, 4, A_AND, R_(d), 1);
+            else
+                shift_ri(g, 4, SH_SHR, d, p->size * 8 - 1);
+            g->hf = g->hcf = false;
             g->wid[d] = 1;
             return VR(d);
         }
@@ -2619,6 +2676,27 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
         tset(g, o->d, VR(d));
         return;
     }
+    case ALU_ROL:
+    case ALU_ROR: {
+        /* inline by a nonzero constant count: the result and a PCC_ROL/ROR record on it */
+        if (b.kind != VCONST || !(b.imm & (size == 8 ? 0x3f : 0x1f)) || size == 8 ||
+            (g->cc.active && g->cc.no_s1))
+            break;
+        need_flags(g);
+        int d;
+        if (a.kind == VREG && in_place(g, o, i) >= 0)
+            d = a.reg;
+        else
+            d = ralloc(g), load_val(g, d, a);
+        shift_ri(g, sz, o->aux - ALU_ROL, d, (int)(b.imm & 0x1f)); /* group 2: rol 0, ror 1 */
+        if (sz < 4)
+            mask_reg(g, d, sz);
+        g->wid[d] = (uint8_t)size;
+        hold(g, d);
+        pcc_set_kept(g, o->aux == ALU_ROL ? PCC_ROL : PCC_ROR, size, VR(d));
+        tset(g, o->d, VR(d));
+        return;
+    }
     case ALU_SHL:
     case ALU_SAL:
     case ALU_SHR:
@@ -3077,16 +3155,7 @@ static bool gen_imul(Cg *g, const IrOp *o, int i)
         /* CF = OF = overflow, as the guest's; SF ZF AF PF stay those of the record before */
         setcc(g, HC_B, ov);
         g->wid[ov] = 8;
-        Pcc *p = &g->cc;
-        if (p->active && p->op == PCC_MUL) {
-            vrelease(g, p->s1);
-            p->s1 = VR(ov);
-        } else {
-            g->cc_old = *p; /* its references pass to cc_old (or env->cc holds it) */
-            *p = (Pcc){true, PCC_MUL, 0, D_NONE, VC(0), VR(ov), VC(0)};
-        }
-        g->cc_stale = false;
-        g->hf = g->hcf = false;
+        pcc_set_kept(g, PCC_MUL, 0, VR(ov));
     } else {
         flags_dropped(g);
     }
@@ -3429,7 +3498,7 @@ static void check_refs(Cg *g, int i)
             n[g->cc.s2.reg]++;
         for (int k = 0; k < 2; k++) {
             const Pcc *p = k ? &g->cc_old : &g->cc;
-            if (k && !(g->cc.op == PCC_MUL && p->active))
+            if (k && !(g->cc.op >= PCC_MUL && p->active))
                 break;
             if (k) {
                 if (p->dst.kind == VREG)

@@ -931,10 +931,10 @@ Test(jit, shift_then_adc_takes_the_carry_from_the_host, .timeout = 120)
     vm_free(&b);
 }
 
-/* Two/three-operand IMUL whose flags can be seen is compiled inline: CF = OF = the overflow,
- * SF ZF AF PF kept from the op before (Zen), worked out where the flags are stored or read.
- * After each kind of flags record, then each consumer. */
-Test(jit, imul_with_live_flags_agrees, .timeout = 120)
+/* Two/three-operand IMUL and ROL/ROR by a constant whose flags can be seen are compiled
+ * inline: CF and OF of the op, SF ZF AF PF kept from the op before (Zen), worked out where the
+ * flags are stored or read. After each kind of flags record, then each consumer. */
+Test(jit, imul_and_rotates_with_live_flags_agree, .timeout = 120)
 {
     if (!have_jit())
         return;
@@ -961,7 +961,23 @@ Test(jit, imul_with_live_flags_agrees, .timeout = 120)
         default: /* the flags from before the block */
             break;
         }
-        switch (rnd() % 5) { /* the imul */
+        int rop = rnd() & 1;  /* rol / ror */
+        switch (rnd() % 10) { /* the imul or rotate */
+        case 5:
+            emit(&c, 3, 0xc1, 0xc0 | rop << 3 | d, rnd() % 40);
+            break;
+        case 6:
+            emit(&c, 3, 0xc0, 0xc0 | rop << 3 | d8, rnd() % 40);
+            break;
+        case 7:
+            emit(&c, 4, 0x66, 0xc1, 0xc0 | rop << 3 | d, rnd() % 40);
+            break;
+        case 8:
+            emit(&c, 2, 0xd1, 0xc0 | rop << 3 | d);
+            break;
+        case 9:
+            emit(&c, 2, 0xd0, 0xc0 | rop << 3 | d8);
+            break;
         case 0:
             emit(&c, 3, 0x0f, 0xaf, 0xc0 | d << 3 | s);
             break;
@@ -982,8 +998,8 @@ Test(jit, imul_with_live_flags_agrees, .timeout = 120)
         }
         if (rnd() & 1) /* a flag-free op between */
             emit(&c, 2, 0x89, 0xc0 | d << 3 | e);
-        switch (rnd() % 9) { /* who looks */
-        case 0:              /* the exit stores them */
+        switch (rnd() % 10) { /* who looks */
+        case 0:               /* the exit stores them */
             break;
         case 1:
             emit(&c, 3, 0x0f, 0x90 + rnd() % 16, 0xc0 | d8); /* setcc */
@@ -1004,6 +1020,9 @@ Test(jit, imul_with_live_flags_agrees, .timeout = 120)
         case 6:
             emit(&c, 3, 0x0f, 0xaf, 0xc0 | s << 3 | e); /* imul after imul */
             break;
+        case 9:
+            emit(&c, 3, 0xc1, 0xc0 | (rnd() & 1) << 3 | e, 1 + rnd() % 31); /* rotate after */
+            break;
         case 7: /* a store, then the exit */
             emit(&c, 2, 0x89, 0x05 | s << 3);
             emit32(&c, DATA_GPA + 4 * (rnd() % 64));
@@ -1018,7 +1037,7 @@ Test(jit, imul_with_live_flags_agrees, .timeout = 120)
         for (int i = 0; i < 8; i++)
             regs[i] = val32();
         char what[64];
-        snprintf(what, sizeof(what), "imul sequence %d", iter);
+        snprintf(what, sizeof(what), "imul/rotate sequence %d", iter);
         run_both(&a, &b, &c, regs, fl, what, 0xfff);
     }
     cr_assert_geq(b.env->st.jit_blocks, 3000);
