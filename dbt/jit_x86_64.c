@@ -2096,18 +2096,6 @@ static Val carry_val(Cg *g)
             g->wid[d] = 1;
             return VR(d);
         }
-        case PCC_ROL:
-        case PCC_ROR: {
-            int d = ralloc(g);
-            load_val(g, d, p->s1);
-            if (p->op == PCC_ROL)
-                alu_ri(g, 4, A_AND, R_(d), 1);
-            else
-                shift_ri(g, 4, SH_SHR, d, p->size * 8 - 1);
-            g->hf = g->hcf = false;
-            g->wid[d] = 1;
-            return VR(d);
-        }
         case CC_OP_INC:
         case CC_OP_DEC:
             if (p->lazy_cf || g->hcf) {
@@ -2591,7 +2579,11 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
          * host CF is still it after the host INC/DEC when it was before (g->hcf). */
         Pcc *p = &g->cc, cin = {0};
         CcState cs;
-        bool lazy = p->active && !pcc_const(g, &cs) && carry_derivable(p);
+        int nfree = 0;
+        for (int k = 0; k < NALLOC; k++)
+            nfree += !g->refs[alloc_order[k]];
+        /* (the record before's registers stay held: not when they are getting scarce) */
+        bool lazy = p->active && !pcc_const(g, &cs) && carry_derivable(p) && nfree >= 3;
         bool cf_in_host =
             p->active && (g->hcf || (g->hf && p->op >= CC_OP_ADD && p->op <= CC_OP_LOGIC));
         Val c = VC(0);
