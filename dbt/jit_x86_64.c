@@ -24,8 +24,12 @@
  * and flags alu.c defines its own way are never taken from the host): compare-and-branch and
  * friends become a host jcc/setcc, else the host flags are rebuilt from the pending values, or
  * cc_cond() runs on the stored record. Ops whose flags nobody can see before they are all
- * rewritten (flags_liveness()) are plain host instructions that record nothing: so rotates,
- * IMUL and variable shifts (BMI2) stay inline there, and go to alu_exec()/helpers otherwise.
+ * rewritten (flags_liveness()) are plain host instructions that record nothing: so RCL/RCR and
+ * variable shifts (BMI2) stay inline there, and go to alu_exec() otherwise. What a record
+ * needs only where it is stored or read is worked out there, not on every run: INC/DEC keep
+ * the record before's values and derive its CF from them (lazy_cf); a shift whose flags only
+ * an ADC/SBB reads, from the host CF, records no operand (no_s1); IMUL and ROL/ROR, which keep
+ * SF ZF AF PF, pend over the record before (PCC_MUL/ROL/ROR and cc_old, jit_kept_flags()).
  * A block whose incoming flags are dead is entered from a chained exit without them stored.
  *
  * Memory. IR_LD/IR_ST check the segment (offset + size - 1 <= limit, and a type known to be
