@@ -875,10 +875,10 @@ Test(jit, shift_then_adc_takes_the_carry_from_the_host, .timeout = 120)
             emit(&c, 3, 0xc1, 0xc0 | sh << 3 | d, 1 + rnd() % 31);
             break;
         case 1:
-            emit(&c, 3, 0xc0, 0xc0 | sh << 3 | d8, 1 + rnd() % 7);
+            emit(&c, 3, 0xc0, 0xc0 | sh << 3 | d8, 1 + rnd() % 31);
             break;
         case 2:
-            emit(&c, 4, 0x66, 0xc1, 0xc0 | sh << 3 | d, 1 + rnd() % 15);
+            emit(&c, 4, 0x66, 0xc1, 0xc0 | sh << 3 | d, 1 + rnd() % 31);
             break;
         default:
             emit(&c, 2, 0xd1, 0xc0 | sh << 3 | d);
