@@ -2583,11 +2583,19 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
          * host CF is still it after the host INC/DEC when it was before (g->hcf). */
         Pcc *p = &g->cc, cin = {0};
         CcState cs;
-        int nfree = 0;
-        for (int k = 0; k < NALLOC; k++)
-            nfree += !g->refs[alloc_order[k]];
-        /* (the record before's registers stay held: not when they are getting scarce) */
-        bool lazy = p->active && !pcc_const(g, &cs) && carry_derivable(p) && nfree >= 3;
+        /* The record before's registers stay held: not when they are getting scarce (free or
+         * holding only a guest register ralloc() may evict), unless they are no more than this
+         * record would hold anyway (a rotate's result, a lazy carry handed on). */
+        int avail = 0;
+        for (int k = 0; k < NALLOC; k++) {
+            int r = alloc_order[k];
+            bool guest_only = false;
+            for (int gi = 0; gi < NGUEST; gi++)
+                guest_only |= g->gr[gi].reg == r && g->refs[r] == 1;
+            avail += !g->refs[r] || guest_only;
+        }
+        bool lazy = p->active && !pcc_const(g, &cs) && carry_derivable(p) &&
+                    (avail >= 3 || p->lazy_cf || p->op == PCC_ROL || p->op == PCC_ROR);
         bool cf_in_host =
             p->active && (g->hcf || (g->hf && p->op >= CC_OP_ADD && p->op <= CC_OP_LOGIC));
         Val c = VC(0);
