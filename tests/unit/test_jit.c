@@ -817,7 +817,9 @@ Test(jit, inc_dec_keep_the_carry_of_the_op_before, .timeout = 120)
         }
         /* who looks at the CF */
         switch (rnd() % 8) {
-        case 0: /* the exit stores it */
+        case 0: /* the exit stores it: a jmp to the hlt, whose block sees the flags */
+            if (rnd() & 1)
+                emit(&c, 2, 0xeb, 0);
             break;
         case 1:
             emit(&c, 3, 0x0f, 0x92 + (rnd() & 1), 0xc0 | s8); /* setc / setnc */
@@ -999,7 +1001,9 @@ Test(jit, imul_and_rotates_with_live_flags_agree, .timeout = 120)
         if (rnd() & 1) /* a flag-free op between */
             emit(&c, 2, 0x89, 0xc0 | d << 3 | e);
         switch (rnd() % 10) { /* who looks */
-        case 0:               /* the exit stores them */
+        case 0: /* the exit stores them: a jmp to the hlt, whose block sees the flags */
+            if (rnd() & 1)
+                emit(&c, 2, 0xeb, 0);
             break;
         case 1:
             emit(&c, 3, 0x0f, 0x90 + rnd() % 16, 0xc0 | d8); /* setcc */
