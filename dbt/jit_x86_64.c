@@ -24,8 +24,12 @@
  * and flags alu.c defines its own way are never taken from the host): compare-and-branch and
  * friends become a host jcc/setcc, else the host flags are rebuilt from the pending values, or
  * cc_cond() runs on the stored record. Ops whose flags nobody can see before they are all
- * rewritten (flags_liveness()) are plain host instructions that record nothing: so rotates,
- * IMUL and variable shifts (BMI2) stay inline there, and go to alu_exec()/helpers otherwise.
+ * rewritten (flags_liveness()) are plain host instructions that record nothing: so RCL/RCR and
+ * variable shifts (BMI2) stay inline there, and go to alu_exec() otherwise. What a record
+ * needs only where it is stored or read is worked out there, not on every run: INC/DEC keep
+ * the record before's values and derive its CF from them (lazy_cf); a shift whose flags only
+ * an ADC/SBB reads, from the host CF, records no operand (no_s1); IMUL and ROL/ROR, which keep
+ * SF ZF AF PF, pend over the record before (PCC_MUL/ROL/ROR and cc_old, jit_kept_flags()).
  * A block whose incoming flags are dead is entered from a chained exit without them stored.
  *
  * Memory. IR_LD/IR_ST check the segment (offset + size - 1 <= limit, and a type known to be
@@ -227,10 +231,27 @@ typedef struct GEnt {
  * value is gone). */
 enum { D_NONE, D_DST_SUB, D_DST_AND, D_S1_ADD, D_S1_SUB, D_S1_INC, D_S1_DEC };
 
+/* Pending records of the back end's own (never in env->cc) for ops that set CF and OF and keep
+ * SF ZF AF PF (Zen) from the record before, which is g->cc_old (or env->cc when that is not
+ * active): two/three-operand IMUL (PCC_MUL: CF = OF = s1, the overflow, low byte 0 or 1 as
+ * SETC left it) and ROL/ROR by a nonzero count (PCC_ROL, PCC_ROR: s1 the result, zero-extended
+ * from size, whose bits give CF and OF). jit_kept_flags() makes env->cc of them. */
+enum { PCC_MUL = 0x40, PCC_ROL, PCC_ROR };
+
 typedef struct Pcc {
     bool active;
     uint8_t op, size, derive;
     Val dst, s1, s2;
+    /* INC/DEC: s2, the CF kept from the op before, is not computed (s2 is unused): it is the
+     * carry of that op's record (ADD, SUB, ADC, SBB, SHL, SHR: c_op, c_size, c_derive and the
+     * values c_dst, c_s1, c_s2, whose references this record holds), worked out only where the
+     * record is stored or its CF read (lazy_cf_to_host) */
+    bool lazy_cf;
+    uint8_t c_op, c_size, c_derive;
+    Val c_dst, c_s1, c_s2;
+    /* SHL/SHR whose s1 was not computed (shift_cf_only): only the host CF (g->hcf) holds its
+     * CF, for the ADC/SBB that reads it and rewrites the flags before anyone else can look */
+    bool no_s1;
 } Pcc;
 
 /* labels of a slot's site, unlinked, via_cc, via_nocc, site2 and unlinked2 (JitSlot) */
@@ -253,6 +274,7 @@ typedef struct Cg {
     Val t[IR_NTEMPS];
     GEnt gr[NGUEST];
     Pcc cc;
+    Pcc cc_old;     /* under a PCC_MUL/ROL/ROR record: the record before it */
     bool hf;        /* host flags hold the pending record's flags */
     bool hcf;       /* the host carry flag holds the pending record's CF (after SHR / SAR) */
     bool cc_stale;  /* env->cc is out of date and no record is pending: only where
@@ -961,104 +983,6 @@ static void emit_home_all(Cg *g)
     }
 }
 
-/* ---- pending flags ---- */
-
-static void pcc_clear(Cg *g)
-{
-    Pcc *p = &g->cc;
-    if (!p->active)
-        return;
-    vrelease(g, p->dst);
-    vrelease(g, p->s1);
-    vrelease(g, p->s2);
-    p->active = false;
-}
-
-/* the values' references pass to the record */
-static void pcc_set(Cg *g, int op, unsigned size, Val dst, Val s1, Val s2, int derive)
-{
-    pcc_clear(g);
-    g->cc = (Pcc){true, (uint8_t)op, (uint8_t)size, (uint8_t)derive, dst, s1, s2};
-    g->cc_stale = false;
-    g->hcf = false;
-}
-
-/* The flags are about to be used: they must not be the stale ones a flag-free op left. */
-static void need_flags(Cg *g)
-{
-    if (g->cc_stale && !g->cc.active)
-        cg_fail(g, "internal error: flags used after an op that did not record them");
-}
-
-/* An op whose flags nobody sees ran without recording them. */
-static void flags_dropped(Cg *g)
-{
-    pcc_clear(g);
-    g->cc_stale = true;
-    g->hf = g->hcf = false;
-}
-
-/* The record's s1, computed into scratch RS0 if derived (clobbers the flags then). */
-static Val pcc_s1(Cg *g)
-{
-    Pcc *p = &g->cc;
-    if (p->derive < D_S1_ADD)
-        return p->s1;
-    load_val(g, RS0, p->dst);
-    if (p->derive == D_S1_ADD)
-        alu_v(g, 8, A_SUB, RS0, p->s2);
-    else if (p->derive == D_S1_SUB)
-        alu_v(g, 8, A_ADD, RS0, p->s2);
-    else
-        alu_ri(g, 8, p->derive == D_S1_INC ? A_SUB : A_ADD, R_(RS0), 1);
-    mask_reg(g, RS0, p->size);
-    return VR(RS0);
-}
-
-/* The record's dst, computed into scratch RS0 if derived (clobbers the flags then). */
-static Val pcc_dst(Cg *g)
-{
-    Pcc *p = &g->cc;
-    if (p->derive != D_DST_SUB && p->derive != D_DST_AND)
-        return p->dst;
-    load_val(g, RS0, p->s1);
-    if (p->derive == D_DST_SUB) {
-        alu_v(g, 8, A_SUB, RS0, p->s2);
-        mask_reg(g, RS0, p->size);
-    } else {
-        alu_v(g, 8, A_AND, RS0, p->s2);
-    }
-    return VR(RS0);
-}
-
-/* Store the pending record in env->cc (the hot state is not changed). */
-static void cc_emit_store(Cg *g)
-{
-    Pcc *p = &g->cc;
-    need_flags(g);
-    if (!p->active)
-        return;
-    store_imm(g, 4, ENV(OFF(cc.op)), p->op);
-    store_imm(g, 4, ENV(OFF(cc.size)), p->size);
-    store_val(g, ENV(OFF(cc.dst)), pcc_dst(g));
-    if (p->op == CC_OP_LOGIC) {
-        store_imm(g, 8, ENV(OFF(cc.src1)), 0);
-        store_imm(g, 8, ENV(OFF(cc.src2)), 0);
-    } else {
-        store_val(g, ENV(OFF(cc.src1)), pcc_s1(g));
-        store_val(g, ENV(OFF(cc.src2)), p->s2);
-    }
-}
-
-static void cc_commit(Cg *g)
-{
-    if (!g->cc.active)
-        return;
-    cc_emit_store(g);
-    pcc_clear(g);
-    g->hf = g->hcf = false;
-}
-
 /* ---- calls ---- */
 
 enum { ARG_VAL, ARG_ENV, ARG_ENVOFF };
@@ -1117,6 +1041,252 @@ static void emit_call(Cg *g, const void *fn, int nargs, const Arg *args, uint32_
     g->hf = g->hcf = false;
 }
 
+/* ---- pending flags ---- */
+
+static void pcc_release(Cg *g, Pcc *p)
+{
+    if (!p->active)
+        return;
+    vrelease(g, p->dst);
+    vrelease(g, p->s1);
+    vrelease(g, p->s2);
+    if (p->lazy_cf) {
+        vrelease(g, p->c_dst);
+        vrelease(g, p->c_s1);
+        vrelease(g, p->c_s2);
+    }
+    p->active = p->lazy_cf = false;
+}
+
+static void pcc_clear(Cg *g)
+{
+    if (g->cc.active && g->cc.op >= PCC_MUL)
+        pcc_release(g, &g->cc_old);
+    pcc_release(g, &g->cc);
+}
+
+/* the values' references pass to the record */
+static void pcc_set(Cg *g, int op, unsigned size, Val dst, Val s1, Val s2, int derive)
+{
+    pcc_clear(g);
+    g->cc = (Pcc){true, (uint8_t)op, (uint8_t)size, (uint8_t)derive, dst, s1, s2};
+    g->cc_stale = false;
+    g->hcf = false;
+}
+
+/* A PCC_MUL/ROL/ROR record (v's reference passes to it) over the pending one, which becomes
+ * cc_old (or stays cc_old, under another such record) */
+static void pcc_set_kept(Cg *g, int op, unsigned size, Val v)
+{
+    Pcc *p = &g->cc;
+    if (p->active && p->op >= PCC_MUL) {
+        vrelease(g, p->s1);
+        p->op = (uint8_t)op;
+        p->size = (uint8_t)size;
+        p->s1 = v;
+    } else {
+        g->cc_old = *p; /* its references pass to cc_old (inactive: env->cc holds it) */
+        *p = (Pcc){true, (uint8_t)op, (uint8_t)size, D_NONE, VC(0), v, VC(0)};
+    }
+    g->cc_stale = false;
+    g->hf = g->hcf = false;
+}
+
+/* The flags are about to be used: they must not be the stale ones a flag-free op left. */
+static void need_flags(Cg *g)
+{
+    if (g->cc_stale && !g->cc.active)
+        cg_fail(g, "internal error: flags used after an op that did not record them");
+}
+
+/* An op whose flags nobody sees ran without recording them. */
+static void flags_dropped(Cg *g)
+{
+    pcc_clear(g);
+    g->cc_stale = true;
+    g->hf = g->hcf = false;
+}
+
+/* The record's s1, computed into scratch RS0 if derived (clobbers the flags then). */
+static Val pcc_s1(Cg *g)
+{
+    Pcc *p = &g->cc;
+    if (p->derive < D_S1_ADD)
+        return p->s1;
+    load_val(g, RS0, p->dst);
+    if (p->derive == D_S1_ADD)
+        alu_v(g, 8, A_SUB, RS0, p->s2);
+    else if (p->derive == D_S1_SUB)
+        alu_v(g, 8, A_ADD, RS0, p->s2);
+    else
+        alu_ri(g, 8, p->derive == D_S1_INC ? A_SUB : A_ADD, R_(RS0), 1);
+    mask_reg(g, RS0, p->size);
+    return VR(RS0);
+}
+
+/* The record's dst, computed into scratch RS0 if derived (clobbers the flags then). */
+static Val pcc_dst(Cg *g)
+{
+    Pcc *p = &g->cc;
+    if (p->derive != D_DST_SUB && p->derive != D_DST_AND)
+        return p->dst;
+    load_val(g, RS0, p->s1);
+    if (p->derive == D_DST_SUB) {
+        alu_v(g, 8, A_SUB, RS0, p->s2);
+        mask_reg(g, RS0, p->size);
+    } else {
+        alu_v(g, 8, A_AND, RS0, p->s2);
+    }
+    return VR(RS0);
+}
+
+/* Whether the carry of the pending record can be worked out later from values it holds (for a
+ * lazy INC/DEC record: lazy_cf_to_host). */
+static bool carry_derivable(const Pcc *p)
+{
+    switch (p->op) {
+    case CC_OP_ADD:
+    case CC_OP_SUB:
+    case CC_OP_SHL:
+    case CC_OP_SHR:
+        return !p->no_s1;
+    case CC_OP_ADC:
+    case CC_OP_SBB:
+        return p->size <= 4; /* lazy_cf_to_host sums two operands in 64 bits */
+    case CC_OP_INC:
+    case CC_OP_DEC:
+        return p->lazy_cf;
+    case PCC_ROL:
+    case PCC_ROR:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Host CF = the CF a lazy INC/DEC record keeps: the carry of the record in its c_* fields,
+ * from those values (operands and results zero-extended from c_size). Clobbers the other host
+ * flags, RS0 and RS1; the compile-time state is not changed, so it may be emitted on one path. */
+static void lazy_cf_to_host(Cg *g)
+{
+    Pcc *p = &g->cc;
+    int r;
+    switch (p->c_op) {
+    case CC_OP_ADD: /* the sum carried exactly when it is below an addend */
+        r = reg_of(g, p->c_dst, RS0);
+        alu_v(g, 8, A_CMP, r, p->c_s2);
+        break;
+    case CC_OP_SUB:
+        if (p->c_derive == D_S1_SUB) {
+            /* s1 = dst + s2 wrapped: the subtraction borrowed exactly when that sum carries,
+             * bit c_size * 8 of the 64-bit sum */
+            load_val(g, RS0, p->c_dst);
+            alu_v(g, 8, A_ADD, RS0, p->c_s2);
+            if (p->c_size < 8)
+                bt_ri(g, 8, RS0, p->c_size * 8);
+        } else {
+            r = reg_of(g, p->c_s1, RS0);
+            alu_v(g, 8, A_CMP, r, p->c_s2);
+        }
+        break;
+    case CC_OP_ADC:
+        /* dst = s1 + s2 + c - 2^n * carry with c 0 or 1: carry exactly when s1 + s2 > dst */
+        load_val(g, RS0, p->c_s1);
+        alu_v(g, 8, A_ADD, RS0, p->c_s2);
+        r = reg_of(g, p->c_dst, RS1);
+        alu_rr(g, 8, A_CMP, r, RS0);
+        break;
+    case CC_OP_SBB:
+        /* dst = s1 - s2 - b + 2^n * borrow with b 0 or 1: borrow exactly when s1 < s2 + dst */
+        load_val(g, RS0, p->c_s2);
+        alu_v(g, 8, A_ADD, RS0, p->c_dst);
+        r = reg_of(g, p->c_s1, RS1);
+        alu_rr(g, 8, A_CMP, r, RS0);
+        break;
+    case CC_OP_SHL:
+    case CC_OP_SHR:
+        r = reg_of(g, p->c_s1, RS0);
+        bt_ri(g, 8, r, p->c_op == CC_OP_SHL ? p->c_size * 8 - 1 : 0);
+        break;
+    case PCC_ROL:
+    case PCC_ROR:
+        bt_ri(g, 8, p->c_s1.reg, p->c_op == PCC_ROL ? 0 : p->c_size * 8 - 1);
+        break;
+    default:
+        cg_fail(g, "internal error: lazy carry of an unknown record");
+    }
+}
+
+/* env->cc (the record before) as a PCC_MUL/ROL/ROR record (how: op << 8 | size, v: its s1)
+ * leaves it: SF ZF AF PF kept, CF and OF as alu.c's record_mul() and do_rotate() set them */
+static void jit_kept_flags(CcState *cc, uint64_t how, uint64_t v)
+{
+    unsigned op = (unsigned)(how >> 8), n = (unsigned)(how & 0xff) * 8;
+    uint32_t f = cc_eflags(cc) & (FL_SF | FL_ZF | FL_AF | FL_PF);
+    if (op == PCC_MUL) {
+        f |= v & 1 ? FL_CF | FL_OF : 0;
+    } else {
+        uint32_t top = (uint32_t)(v >> (n - 1)) & 1, top2 = (uint32_t)(v >> (n - 2)) & 1;
+        uint32_t cf = op == PCC_ROL ? (uint32_t)v & 1 : top;
+        uint32_t of = op == PCC_ROL ? top ^ cf : top ^ top2;
+        f |= (cf ? FL_CF : 0) | (of ? FL_OF : 0);
+    }
+    cc_set_eflags(cc, f);
+}
+
+/* Store the pending record in env->cc (the hot state is not changed). */
+static void cc_emit_store(Cg *g)
+{
+    Pcc *p = &g->cc;
+    need_flags(g);
+    if (!p->active)
+        return;
+    if (p->no_s1)
+        cg_fail(g, "internal error: a shift's record stored without its operand");
+    if (p->op >= PCC_MUL) {
+        /* the record before in env->cc, then SF ZF AF PF from it and CF OF of this op */
+        if (g->cc_old.active) {
+            Pcc t = *p;
+            *p = g->cc_old;
+            cc_emit_store(g);
+            g->cc_old = *p;
+            *p = t;
+        }
+        bool hf = g->hf, hcf = g->hcf;
+        Arg args[] = {{ARG_ENVOFF, VC(0), OFF(cc)}, AI((uint64_t)p->op << 8 | p->size), AV(p->s1)};
+        emit_call(g, (const void *)jit_kept_flags, 3, args, 0);
+        g->hf = hf; /* (emitted on one path: the hot state is as it was) */
+        g->hcf = hcf;
+        return;
+    }
+    if (p->lazy_cf) { /* (not from the host CF: an exit's budget check may have clobbered it) */
+        lazy_cf_to_host(g);
+        setcc(g, HC_B, RS0);
+        movzx(g, RS0, RS0, 1);
+        store(g, 8, ENV(OFF(cc.src2)), RS0);
+    }
+    store_imm(g, 4, ENV(OFF(cc.op)), p->op);
+    store_imm(g, 4, ENV(OFF(cc.size)), p->size);
+    store_val(g, ENV(OFF(cc.dst)), pcc_dst(g));
+    if (p->op == CC_OP_LOGIC) {
+        store_imm(g, 8, ENV(OFF(cc.src1)), 0);
+        store_imm(g, 8, ENV(OFF(cc.src2)), 0);
+    } else {
+        store_val(g, ENV(OFF(cc.src1)), pcc_s1(g));
+        if (!p->lazy_cf)
+            store_val(g, ENV(OFF(cc.src2)), p->s2);
+    }
+}
+
+static void cc_commit(Cg *g)
+{
+    if (!g->cc.active)
+        return;
+    cc_emit_store(g);
+    pcc_clear(g);
+    g->hf = g->hcf = false;
+}
+
 /* Guest state exact for a call that may fault: instruction count and EIP (registers and flags
  * are the caller's business). */
 static void emit_sync(Cg *g)
@@ -1134,6 +1304,15 @@ static void emit_sync(Cg *g)
 static void jmp_site(Cg *g, int l)
 {
     put1(g, 0xe9);
+    bind(g, l);
+    put4(g, 0);
+}
+
+/* jcc rel32 with a label on the rel32 (patched later, as a jmp_site's) */
+static void jcc_site(Cg *g, int cc, int l)
+{
+    put1(g, 0x0f);
+    put1(g, (uint8_t)(0x80 + cc));
     bind(g, l);
     put4(g, 0);
 }
@@ -1208,13 +1387,20 @@ static void emit_leave(Cg *g, uint64_t eip, JitSlot *slot, unsigned nins)
      * other threads' kicks may wait the few blocks to the next check. */
     uint64_t pc = (g->b->cs_base + eip) & 0xffffffffull;
     bool check = !(g->no_access && pc > g->b->pc);
-    if (check) {
+    if (check && !g->call_pred) {
+        /* on while the budget lasts (the site's jcc), else on into via_cc, right below, as
+         * the unlinked site does */
         alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
-        jcc_l(g, HC_AE, sl[2]);
+        jcc_site(g, HC_B, sl[0]);
+    } else {
+        if (check) {
+            alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
+            jcc_l(g, HC_AE, sl[2]);
+        }
+        if (g->call_pred)
+            emit_call_push(g);
+        jmp_site(g, sl[0]);
     }
-    if (g->call_pred)
-        emit_call_push(g);
-    jmp_site(g, sl[0]);
     /* One copy of the way out for a linked exit and for the return to dbt_exec (not linked,
      * or the budget used up: then the check below fails too; a direct link skips it) */
     bind(g, sl[2]); /* via_cc: the flags, then on as via_nocc */
@@ -1223,21 +1409,19 @@ static void emit_leave(Cg *g, uint64_t eip, JitSlot *slot, unsigned nins)
     uint32_t at = g->buf[g->cur].len;
     emit_home_all(g);
     slot->nocc_direct = g->buf[g->cur].len == at; /* then the check above was the one */
-    int l_budget = new_label(g), l_tail = new_label(g);
+    /* on while the budget lasts, else back to dbt_exec (the flags stored, registers home: RAX
+     * is free): the budget used up (RAX = NULL), or not linked (RAX = this slot) */
+    int l_tail = new_label(g);
     if (check) {
         alu_rm(g, 8, A_CMP, RCNT, ENV(OFF(jit_limit)));
-        jcc_l(g, HC_AE, l_budget);
+        jcc_site(g, HC_B, sl[4]);
+        mov_ri(g, RAX, 0);
+        jmp_l(g, l_tail);
+    } else {
+        jmp_site(g, sl[4]);
     }
-    jmp_site(g, sl[4]);
-    /* back to dbt_exec (the flags stored, registers home: RAX is free): not linked (RAX =
-     * this slot), or the budget used up (RAX = NULL) */
     bind(g, sl[5]); /* unlinked2 */
     mov_ri(g, RAX, (uint64_t)(uintptr_t)slot);
-    if (check) {
-        jmp_l(g, l_tail);
-        bind(g, l_budget);
-        mov_ri(g, RAX, 0);
-    }
     bind(g, l_tail);
     mov_ri(g, RS0, eip);
     store(g, 8, ENV(OFF(s.rip)), RS0);
@@ -1683,7 +1867,8 @@ slow:
 static bool pcc_const(Cg *g, CcState *cs)
 {
     Pcc *p = &g->cc;
-    if (!p->active || p->derive >= D_S1_ADD || p->s1.kind != VCONST || p->s2.kind != VCONST ||
+    if (!p->active || p->op >= PCC_MUL || p->lazy_cf || p->no_s1 || p->derive >= D_S1_ADD ||
+        p->s1.kind != VCONST || p->s2.kind != VCONST ||
         (p->derive == D_NONE && p->dst.kind != VCONST))
         return false;
     uint64_t dst = p->dst.imm;
@@ -1738,6 +1923,7 @@ static bool regen_flags(Cg *g)
     case CC_OP_DEC:
         load_val(g, RS0, pcc_s1(g));
         incdec(g, sz, p->op == CC_OP_DEC, RS0);
+        g->hcf = false; /* pcc_s1() may have clobbered it, INC/DEC do not set it */
         break;
     default:
         return false;
@@ -1792,6 +1978,17 @@ static int cond_inline(Cg *g, int cond, int *hc, bool *val)
     case CC_OP_INC:
     case CC_OP_DEC:
         if (base == 1) { /* B / AE: the preserved carry */
+            if (g->hcf) {
+                *hc = cond;
+                return 1;
+            }
+            if (p->lazy_cf) {
+                lazy_cf_to_host(g);
+                g->hf = false;
+                g->hcf = true;
+                *hc = cond;
+                return 1;
+            }
             if (p->s2.kind == VCONST) {
                 *val = (p->s2.imm != 0) ^ (cond & 1);
                 return 2;
@@ -1817,10 +2014,33 @@ static int cond_inline(Cg *g, int cond, int *hc, bool *val)
             return 1;
         }
         if (base == 1) { /* CF: top bit (SHL) or bit 0 (SHR) of s1 */
+            if (g->hcf) {
+                *hc = cond;
+                return 1;
+            }
+            if (p->no_s1)
+                cg_fail(g, "internal error: a shift's CF read without its operand");
             int r = reg_of(g, p->s1, RS0);
             bt_ri(g, 8, r, p->op == CC_OP_SHL ? p->size * 8 - 1 : 0);
             g->hf = g->hcf = false;
             *hc = cond; /* B = CF set, AE = CF clear */
+            return 1;
+        }
+        return 0;
+    case PCC_MUL:
+        if (base == 0 || base == 1) { /* O, B: the overflow */
+            test_rr(g, 1, p->s1.reg, p->s1.reg);
+            g->hf = g->hcf = false;
+            *hc = (cond & 1) ? HC_E : HC_NE;
+            return 1;
+        }
+        return 0;
+    case PCC_ROL:
+    case PCC_ROR:
+        if (base == 1) { /* CF: bit 0 (ROL) or the top bit (ROR) of the result */
+            bt_ri(g, 8, p->s1.reg, p->op == PCC_ROL ? 0 : p->size * 8 - 1);
+            g->hf = g->hcf = false;
+            *hc = cond;
             return 1;
         }
         return 0;
@@ -1874,8 +2094,26 @@ static Val carry_val(Cg *g)
         switch (p->op) {
         case CC_OP_LOGIC:
             return VC(0);
+        case PCC_MUL: {
+            int d = ralloc(g);
+            movzx(g, d, p->s1.reg, 1);
+            g->wid[d] = 1;
+            return VR(d);
+        }
         case CC_OP_INC:
         case CC_OP_DEC:
+            if (p->lazy_cf || g->hcf) {
+                int d = ralloc(g);
+                if (!g->hcf) {
+                    lazy_cf_to_host(g);
+                    g->hf = false;
+                    g->hcf = true;
+                }
+                setcc(g, HC_B, d);
+                movzx(g, d, d, 1);
+                g->wid[d] = 1;
+                return VR(d);
+            }
             vhold(g, p->s2);
             return p->s2;
         case CC_OP_ADD:
@@ -1893,6 +2131,14 @@ static Val carry_val(Cg *g)
         case CC_OP_SHL:
         case CC_OP_SHR: {
             int d = ralloc(g);
+            if (g->hcf) {
+                setcc(g, HC_B, d);
+                movzx(g, d, d, 1);
+                g->wid[d] = 1;
+                return VR(d);
+            }
+            if (p->no_s1)
+                cg_fail(g, "internal error: a shift's CF read without its operand");
             load_val(g, d, p->s1);
             if (p->op == CC_OP_SHL)
                 shift_ri(g, 8, SH_SHR, d, p->size * 8 - 1);
@@ -1980,7 +2226,11 @@ static bool carry_to_host(Cg *g)
         return g->hf || regen_flags(g);
     case CC_OP_INC:
     case CC_OP_DEC:
-        if (p->s2.kind == VCONST)
+        if (g->hcf)
+            return true;
+        if (p->lazy_cf)
+            lazy_cf_to_host(g);
+        else if (p->s2.kind == VCONST)
             put1(g, p->s2.imm ? 0xf9 : 0xf8);
         else
             bt_ri(g, 8, p->s2.reg, 0);
@@ -1989,6 +2239,8 @@ static bool carry_to_host(Cg *g)
     case CC_OP_SHR: {
         if (g->hcf)
             return true;
+        if (p->no_s1)
+            cg_fail(g, "internal error: a shift's CF read without its operand");
         int r = reg_of(g, p->s1, RS0);
         bt_ri(g, 8, r, p->op == CC_OP_SHL ? p->size * 8 - 1 : 0);
         return true;
@@ -2182,6 +2434,39 @@ static bool gen_alu_noflags(Cg *g, const IrOp *o, int i)
 
 static int dest_reg(Cg *g, int k, int res);
 
+/* Whether the flags shift op i writes are read only by an ADC/SBB, from the host CF, and then
+ * rewritten: between them only ops that neither look at the flags (an exit, a fault, an SMC
+ * check, a helper, a condition) nor clobber the host's. Then the record's s1 is not needed. */
+static bool shift_cf_only(Cg *g, int i)
+{
+    const Block *b = g->b;
+    for (uint32_t j = (uint32_t)i + 1; j < b->nops; j++) {
+        const IrOp *o = &b->ops[j];
+        switch (o->op) {
+        case IR_INSN:
+            if (g->smc_check) /* gen_insn may leave here */
+                return false;
+            break;
+        case IR_MOVI:
+        case IR_MOV:
+            break;
+        case IR_GETR:
+            if (o->aux & IR_HI8)
+                return false;
+            break;
+        case IR_SETR:
+            if (o->size != 4)
+                return false;
+            break;
+        case IR_ALU:
+            return o->aux == ALU_ADC || o->aux == ALU_SBB;
+        default:
+            return false;
+        }
+    }
+    return false;
+}
+
 static void gen_alu(Cg *g, const IrOp *o, int i)
 {
     if (!g->flv[i] && gen_alu_noflags(g, o, i))
@@ -2293,27 +2578,74 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
     }
     case ALU_INC:
     case ALU_DEC: {
-        Val c = carry_val(g);
+        /* The CF INC/DEC keep. Not computed now when it can be worked out from the values of
+         * the record before (kept alive by this record) where it is looked at: lazy. The
+         * host CF is still it after the host INC/DEC when it was before (g->hcf). */
+        Pcc *p = &g->cc, cin = {0};
+        CcState cs;
+        /* The record before's registers stay held: not when they are getting scarce (free or
+         * holding only a guest register ralloc() may evict), unless they are no more than this
+         * record would hold anyway (a rotate's result, a lazy carry handed on). */
+        int avail = 0;
+        for (int k = 0; k < NALLOC; k++) {
+            int r = alloc_order[k];
+            bool guest_only = false;
+            for (int gi = 0; gi < NGUEST; gi++)
+                guest_only |= g->gr[gi].reg == r && g->refs[r] == 1;
+            avail += !g->refs[r] || guest_only;
+        }
+        bool lazy = p->active && !pcc_const(g, &cs) && carry_derivable(p) &&
+                    (avail >= 3 || p->lazy_cf || p->op == PCC_ROL || p->op == PCC_ROR);
+        bool cf_in_host =
+            p->active && (g->hcf || (g->hf && p->op >= CC_OP_ADD && p->op <= CC_OP_LOGIC));
+        Val c = VC(0);
+        if (lazy && p->lazy_cf) {
+            cin = *p;
+        } else if (lazy) {
+            cin = (Pcc){.c_op = p->op,
+                        .c_size = p->size,
+                        .c_derive = p->derive,
+                        .c_dst = p->dst,
+                        .c_s1 = p->s1,
+                        .c_s2 = p->s2};
+        } else {
+            c = carry_val(g);
+            cf_in_host = cf_in_host && (g->hf || g->hcf); /* unless carry_val() clobbered it */
+        }
+        if (lazy) {
+            vhold(g, cin.c_dst);
+            vhold(g, cin.c_s1);
+            vhold(g, cin.c_s2);
+        }
+        int d;
         if (in_place(g, o, i) >= 0) {
-            int d = a.reg;
+            d = a.reg;
             incdec(g, 4, o->aux == ALU_DEC, d);
             hold(g, d);
             pcc_set(g, o->aux == ALU_INC ? CC_OP_INC : CC_OP_DEC, size, VR(d), VC(0), c,
                     o->aux == ALU_INC ? D_S1_INC : D_S1_DEC);
-            g->hf = true;
-            tset(g, o->d, VR(d));
-            return;
+        } else {
+            Val s1 = masked(g, a, size);
+            d = ralloc(g);
+            load_val(g, d, s1);
+            incdec(g, sz, o->aux == ALU_DEC, d);
+            if (sz < 4)
+                mask_reg(g, d, sz);
+            g->wid[d] = (uint8_t)size;
+            hold(g, d);
+            pcc_set(g, o->aux == ALU_INC ? CC_OP_INC : CC_OP_DEC, size, VR(d), s1, c, D_NONE);
         }
-        Val s1 = masked(g, a, size);
-        int d = ralloc(g);
-        load_val(g, d, s1);
-        incdec(g, sz, o->aux == ALU_DEC, d);
-        if (sz < 4)
-            mask_reg(g, d, sz);
-        g->wid[d] = (uint8_t)size;
-        hold(g, d);
-        pcc_set(g, o->aux == ALU_INC ? CC_OP_INC : CC_OP_DEC, size, VR(d), s1, c, D_NONE);
+        if (lazy) {
+            p->lazy_cf = true;
+            p->c_op = cin.c_op;
+            p->c_size = cin.c_size;
+            p->c_derive = cin.c_derive;
+            p->c_dst = cin.c_dst;
+            p->c_s1 = cin.c_s1;
+            p->c_s2 = cin.c_s2;
+        }
         g->hf = true;
+        g->hcf = cf_in_host;
         tset(g, o->d, VR(d));
         return;
     }
@@ -2348,6 +2680,27 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
         tset(g, o->d, VR(d));
         return;
     }
+    case ALU_ROL:
+    case ALU_ROR: {
+        /* inline by a nonzero constant count: the result and a PCC_ROL/ROR record on it */
+        if (b.kind != VCONST || !(b.imm & (size == 8 ? 0x3f : 0x1f)) || size == 8 ||
+            (g->cc.active && g->cc.no_s1))
+            break;
+        need_flags(g);
+        int d;
+        if (a.kind == VREG && in_place(g, o, i) >= 0)
+            d = a.reg;
+        else
+            d = ralloc(g), load_val(g, d, a);
+        shift_ri(g, sz, o->aux - ALU_ROL, d, (int)(b.imm & 0x1f)); /* group 2: rol 0, ror 1 */
+        if (sz < 4)
+            mask_reg(g, d, sz);
+        g->wid[d] = (uint8_t)size;
+        hold(g, d);
+        pcc_set_kept(g, o->aux == ALU_ROL ? PCC_ROL : PCC_ROR, size, VR(d));
+        tset(g, o->d, VR(d));
+        return;
+    }
     case ALU_SHL:
     case ALU_SAL:
     case ALU_SHR:
@@ -2357,6 +2710,39 @@ static void gen_alu(Cg *g, const IrOp *o, int i)
         unsigned c = (unsigned)b.imm & (size == 8 ? 0x3f : 0x1f);
         if (c == 0) { /* no change, flags kept */
             tset(g, o->d, masked(g, a, size));
+            return;
+        }
+        if (shift_cf_only(g, i) && (o->aux == ALU_SHR || o->aux == ALU_SAR || sz == 4)) {
+            /* only an ADC/SBB reads the flags, and the host CF then: no s1 */
+            int d;
+            if (o->aux == ALU_SAR) {
+                d = dest_reg(g, i, o->d);
+                if (a.kind == VCONST)
+                    mov_ri(g, d,
+                           (uint64_t)((int64_t)(a.imm << (64 - 8 * size)) >> (64 - 8 * size)));
+                else
+                    movsx(g, d, a.reg, sz);
+                shift_ri(g, 8, SH_SAR, d, (int)c);
+                mask_reg(g, d, sz);
+            } else {
+                Val m = masked(g, a, size);
+                vrelease(g, m);
+                /* m's register still holds the operand: nothing was emitted into it since */
+                d = dest_reg(g, i, o->d);
+                load_val(g, d, m);
+                if (o->aux == ALU_SHR)
+                    shift_ri(g, 8, SH_SHR, d, (int)c);
+                else
+                    shift_ri(g, 4, SH_SHL, d, (int)c); /* at 32 bits: the CF of bit 32 - c */
+            }
+            g->wid[d] = (uint8_t)size;
+            hold(g, d);
+            pcc_set(g, o->aux == ALU_SHR || o->aux == ALU_SAR ? CC_OP_SHR : CC_OP_SHL, size, VR(d),
+                    VC(0), VC(0), D_NONE);
+            g->cc.no_s1 = true;
+            g->hf = false;
+            g->hcf = true;
+            tset(g, o->d, VR(d));
             return;
         }
         /* s: the operand shifted by c - 1, for the record; d: the result, shifted by c
@@ -2741,18 +3127,21 @@ static bool helper_chain_safe(const IrOp *o)
 }
 
 /* IMUL r, r/m (, imm) whose flags nobody sees: the host's imul. */
-static bool gen_imul_noflags(Cg *g, const IrOp *o, int i)
+static bool gen_imul(Cg *g, const IrOp *o, int i)
 {
     unsigned size = (unsigned)o->imm;
     int sz = (int)size;
+    bool flags = g->flv[i], dlive = live_after(g, i, o->d);
     Val a = tget(g, o->a), b = tget(g, o->b);
     if (size != 2 && size != 4 && size != 8)
         return false;
-    if (!live_after(g, i, o->d)) {
+    if (!flags && !dlive) {
         flags_dropped(g);
         return true;
     }
     if (a.kind == VCONST && b.kind == VCONST) {
+        if (flags)
+            return false;
         flags_dropped(g);
         tset(g, o->d, VC((a.imm * b.imm) & size_mask(size)));
         return true;
@@ -2762,10 +3151,17 @@ static bool gen_imul_noflags(Cg *g, const IrOp *o, int i)
         a = b;
         b = t;
     }
+    if (flags) {
+        need_flags(g);
+        if (g->cc.active && g->cc.no_s1)
+            return false;
+    }
+    /* the overflow's register, before anything is emitted (ralloc may spill: no flags) */
+    int ov = flags ? ralloc(g) : -1;
     int d;
     if (b.kind == VCONST && (sz < 8 || is_s32(b.imm))) {
         /* imul d, a, imm: one instruction, which reads a before it writes d */
-        d = dest_reg(g, i, o->d);
+        d = dlive ? dest_reg(g, i, o->d) : ralloc(g);
         enc(g, sz, 0, 1, 0x69, d, R_(a.reg));
         if (sz == 2) {
             put1(g, (uint8_t)b.imm);
@@ -2779,10 +3175,20 @@ static bool gen_imul_noflags(Cg *g, const IrOp *o, int i)
         enc(g, sz, 0, 2, 0x0faf, d, R_(reg_of(g, b, RS1))); /* imul d, b */
     }
     if (sz < 4)
-        mask_reg(g, d, sz);
+        mask_reg(g, d, sz); /* (movzx: the flags stay) */
     g->wid[d] = (uint8_t)size;
-    flags_dropped(g);
-    tset(g, o->d, VR(d));
+    if (flags) {
+        /* CF = OF = overflow, as the guest's; SF ZF AF PF stay those of the record before */
+        setcc(g, HC_B, ov);
+        g->wid[ov] = 8;
+        pcc_set_kept(g, PCC_MUL, 0, VR(ov));
+    } else {
+        flags_dropped(g);
+    }
+    if (dlive)
+        tset(g, o->d, VR(d));
+    else
+        release(g, d);
     return true;
 }
 
@@ -2799,7 +3205,7 @@ static bool helper_no_store(const IrOp *o)
 
 static void gen_helper(Cg *g, const IrOp *o, int i)
 {
-    if (o->fn == helper_imul2 && !g->flv[i] && gen_imul_noflags(g, o, i))
+    if (o->fn == helper_imul2 && gen_imul(g, o, i))
         return;
     Val a = tget(g, o->a), b = tget(g, o->b), c = tget(g, o->c);
     wb_commit(g);
@@ -3118,6 +3524,27 @@ static void check_refs(Cg *g, int i)
             n[g->cc.s1.reg]++;
         if (g->cc.s2.kind == VREG)
             n[g->cc.s2.reg]++;
+        for (int k = 0; k < 2; k++) {
+            const Pcc *p = k ? &g->cc_old : &g->cc;
+            if (k && !(g->cc.op >= PCC_MUL && p->active))
+                break;
+            if (k) {
+                if (p->dst.kind == VREG)
+                    n[p->dst.reg]++;
+                if (p->s1.kind == VREG)
+                    n[p->s1.reg]++;
+                if (p->s2.kind == VREG)
+                    n[p->s2.reg]++;
+            }
+            if (p->lazy_cf) {
+                if (p->c_dst.kind == VREG)
+                    n[p->c_dst.reg]++;
+                if (p->c_s1.kind == VREG)
+                    n[p->c_s1.reg]++;
+                if (p->c_s2.kind == VREG)
+                    n[p->c_s2.reg]++;
+            }
+        }
     }
     for (int r = 0; r < 16; r++) {
         if (n[r] != g->refs[r]) {

@@ -711,6 +711,345 @@ Test(jit, random_sequences_agree, .timeout = 300)
     vm_free(&b);
 }
 
+/* Runs c (ending in hlt) on both machines from the same registers and flags, and compares. */
+static void run_both(Vm *a, Vm *b, const Code *c, const uint32_t *regs, uint32_t fl,
+                     const char *what, uint32_t fs_limit)
+{
+    Vm *vms[2] = {a, b};
+    for (int k = 0; k < 2; k++) {
+        Vm *v = vms[k];
+        put(v, CODE_GPA, c->b, c->n);
+        vm_reset(v, CODE_GPA, 0);
+        if (fs_limit)
+            v->env->s.seg[S_FS].limit = fs_limit;
+        for (int i = 0; i < 8; i++)
+            if (i != R_ESP)
+                v->env->s.regs[i] = regs[i];
+        dbt_set_eflags(v->env, fl, 0xffffffff);
+        int rc = vm_run(v);
+        cr_assert_eq(rc, DBT_RUN_HLT, "%s: %s stopped with %d: %s", what, k ? "jit" : "interp", rc,
+                     v->env->error);
+    }
+    if (dbt_get_eflags(a->env) != dbt_get_eflags(b->env) ||
+        memcmp(a->env->s.regs, b->env->s.regs, 8 * sizeof(uint64_t))) {
+        char hex[3 * sizeof(c->b) + 1];
+        for (size_t i = 0; i < c->n; i++)
+            snprintf(hex + 3 * i, 4, "%02x ", c->b[i]);
+        cr_log_error("%s: %s", what, hex);
+    }
+    compare(a, b, what);
+}
+
+/* INC/DEC keep CF from the op before, which the back end works out only where it is looked at
+ * (stored at an exit or for a helper, a condition, ADC, RCL, another INC/DEC), from that op's
+ * values: after each carry-setting op, at each size, in place or not, then each of those. */
+Test(jit, inc_dec_keep_the_carry_of_the_op_before, .timeout = 120)
+{
+    if (!have_jit())
+        return;
+    Vm a = vm_new(DBT_BACKEND_INTERP), b = vm_new(DBT_BACKEND_JIT);
+    for (int iter = 0; iter < 3000; iter++) {
+        Code c = {.n = 0};
+        int d = r32(), s = r32(), e = r32(), d8 = rnd() % 8, s8 = rnd() % 8, e8 = rnd() % 8;
+        int n = (int[]){0, 2, 3, 5, 7}[rnd() % 5]; /* add adc sbb sub cmp */
+        int sh = (int[]){4, 5, 7}[rnd() % 3];      /* shl shr sar */
+        /* the op whose CF the INC/DEC keep, after one that leaves flags pending (ADC and SBB
+         * are inline only then) */
+        if (rnd() & 1)
+            emit(&c, 2, (rnd() & 1 ? 0 : 5) << 3 | 1, 0xc0 | d << 3 | s); /* add / sub */
+        switch (rnd() % 12) {
+        case 0:
+        case 1:
+            emit(&c, 2, n << 3 | 1, 0xc0 | s << 3 | d);
+            break;
+        case 2:
+            emit(&c, 2, n << 3, 0xc0 | s8 << 3 | d8);
+            break;
+        case 3:
+            emit(&c, 3, 0x66, n << 3 | 1, 0xc0 | s << 3 | d);
+            break;
+        case 4:
+            emit(&c, 3, 0x83, 0xc0 | n << 3 | d, rnd() & 0xff);
+            break;
+        case 5:
+            emit(&c, 2, 0x81, 0xc0 | n << 3 | d);
+            emit32(&c, val32());
+            break;
+        case 6:
+            emit(&c, 3, 0x80, 0xc0 | n << 3 | d8, rnd() & 0xff);
+            break;
+        case 7: /* neg */
+            if (rnd() & 1)
+                emit(&c, 2, 0xf7, 0xd8 | d);
+            else
+                emit(&c, 2, 0xf6, 0xd8 | d8);
+            break;
+        case 8:
+            emit(&c, 3, 0xc1, 0xc0 | sh << 3 | d, 1 + rnd() % 31);
+            break;
+        case 9:
+            emit(&c, 3, 0xc0, 0xc0 | sh << 3 | d8, 1 + rnd() % 7);
+            break;
+        case 10:
+            emit(&c, 4, 0x66, 0xc1, 0xc0 | sh << 3 | d, 1 + rnd() % 15);
+            break;
+        default: /* the result into another register first, then the op */
+            emit(&c, 2, 0x89, 0xc0 | d << 3 | e);
+            emit(&c, 2, n << 3 | 1, 0xc0 | s << 3 | e);
+            break;
+        }
+        if (rnd() & 1) /* a flag-free op between */
+            emit(&c, 2, 0x8d, 0x00 | s << 3 | (e == 5 || e == 4 ? 6 : e)); /* lea s, [e] */
+        /* one or two INC/DEC, at any size, on the op's register or another */
+        for (int k = 1 + (int)(rnd() % 2); k > 0; k--) {
+            int r = rnd() & 1 ? d : e;
+            switch (rnd() % 3) {
+            case 0:
+                emit(&c, 1, (rnd() & 1 ? 0x40 : 0x48) + r);
+                break;
+            case 1:
+                emit(&c, 2, 0x66, (rnd() & 1 ? 0x40 : 0x48) + r);
+                break;
+            default:
+                emit(&c, 2, 0xfe, 0xc0 | (rnd() & 1) << 3 | (rnd() & 1 ? d8 : e8));
+                break;
+            }
+        }
+        /* who looks at the CF */
+        switch (rnd() % 8) {
+        case 0: /* the exit stores it: a jmp to the hlt, whose block sees the flags */
+            if (rnd() & 1)
+                emit(&c, 2, 0xeb, 0);
+            break;
+        case 1:
+            emit(&c, 3, 0x0f, 0x92 + (rnd() & 1), 0xc0 | s8); /* setc / setnc */
+            break;
+        case 2:
+            emit(&c, 3, 0x72 + (rnd() & 1), 5, 0xb8 + s); /* jc / jnc over a mov */
+            emit32(&c, val32());
+            break;
+        case 3:
+            emit(&c, 2, (rnd() & 1 ? 2 : 3) << 3 | 1, 0xc0 | e << 3 | s); /* adc / sbb */
+            break;
+        case 4:
+            emit(&c, 2, 0xd1, 0xc0 | (2 + rnd() % 2) << 3 | s); /* rcl / rcr */
+            break;
+        case 5:
+            emit(&c, 2, 0x9c, 0x58 + s); /* pushfd; pop */
+            break;
+        case 6:
+            emit(&c, 3, 0x0f, 0x46 + (rnd() & 1), 0xc0 | s << 3 | e); /* cmovbe / cmova */
+            break;
+        default:
+            emit(&c, 2, 0x89, 0x05 | s << 3); /* a store: its slow path may store the flags */
+            emit32(&c, DATA_GPA + 4 * (rnd() % 64));
+            break;
+        }
+        emit(&c, 1, 0xf4);
+        uint32_t regs[8], fl = (rnd() & FL_ARITH) | FL_FIXED1;
+        for (int i = 0; i < 8; i++)
+            regs[i] = val32();
+        char what[64];
+        snprintf(what, sizeof(what), "inc/dec sequence %d", iter);
+        run_both(&a, &b, &c, regs, fl, what, 0);
+    }
+    cr_assert_gt(b.env->st.jit_blocks, 3000);
+    cr_assert_eq(b.env->st.jit_fallbacks, 0, "blocks failed to compile");
+    vm_free(&a);
+    vm_free(&b);
+}
+
+/* A shift whose flags only an ADC/SBB reads is compiled without the operand its flags record
+ * needs: the ADC/SBB takes the host CF. Each shift at each size and count, flag-free ops
+ * between or not, then ADC/SBB at each size (and sometimes something else that looks at the
+ * flags first, where the record is needed after all). */
+Test(jit, shift_then_adc_takes_the_carry_from_the_host, .timeout = 120)
+{
+    if (!have_jit())
+        return;
+    Vm a = vm_new(DBT_BACKEND_INTERP), b = vm_new(DBT_BACKEND_JIT);
+    for (int iter = 0; iter < 3000; iter++) {
+        Code c = {.n = 0};
+        int d = r32(), s = r32(), d8 = rnd() % 8, s8 = rnd() % 8;
+        int sh = (int[]){4, 5, 7}[rnd() % 3]; /* shl shr sar */
+        switch (rnd() % 4) {
+        case 0:
+            emit(&c, 3, 0xc1, 0xc0 | sh << 3 | d, 1 + rnd() % 31);
+            break;
+        case 1:
+            emit(&c, 3, 0xc0, 0xc0 | sh << 3 | d8, 1 + rnd() % 31);
+            break;
+        case 2:
+            emit(&c, 4, 0x66, 0xc1, 0xc0 | sh << 3 | d, 1 + rnd() % 31);
+            break;
+        default:
+            emit(&c, 2, 0xd1, 0xc0 | sh << 3 | d);
+            break;
+        }
+        switch (rnd() % 6) {
+        case 0:
+            emit(&c, 1, 0xb8 + s); /* mov s, imm */
+            emit32(&c, val32());
+            break;
+        case 1:
+            emit(&c, 2, 0x89, 0xc0 | d << 3 | s); /* mov s, d */
+            break;
+        case 2:
+            emit(&c, 3, 0x0f, 0x92, 0xc0 | s8); /* setc: the record is looked at first */
+            break;
+        case 3:
+            emit(&c, 2, 0x89, 0x05 | s << 3); /* a store first */
+            emit32(&c, DATA_GPA + 4 * (rnd() % 64));
+            break;
+        default:
+            break;
+        }
+        int n = rnd() & 1 ? 2 : 3; /* adc / sbb */
+        switch (rnd() % 3) {
+        case 0:
+            emit(&c, 2, n << 3 | 1, 0xc0 | d << 3 | s);
+            break;
+        case 1:
+            emit(&c, 2, n << 3, 0xc0 | d8 << 3 | s8);
+            break;
+        default:
+            emit(&c, 3, 0x66, n << 3 | 1, 0xc0 | d << 3 | s);
+            break;
+        }
+        if (rnd() & 1)
+            emit(&c, 3, 0x0f, 0x92, 0xc0 | d8); /* setc: the ADC/SBB's own CF */
+        emit(&c, 1, 0xf4);
+        uint32_t regs[8], fl = (rnd() & FL_ARITH) | FL_FIXED1;
+        for (int i = 0; i < 8; i++)
+            regs[i] = val32();
+        char what[64];
+        snprintf(what, sizeof(what), "shift/adc sequence %d", iter);
+        run_both(&a, &b, &c, regs, fl, what, 0);
+    }
+    cr_assert_geq(b.env->st.jit_blocks, 3000, "%llu blocks",
+                  (unsigned long long)b.env->st.jit_blocks);
+    cr_assert_eq(b.env->st.jit_fallbacks, 0, "blocks failed to compile");
+    vm_free(&a);
+    vm_free(&b);
+}
+
+/* Two/three-operand IMUL and ROL/ROR by a constant whose flags can be seen are compiled
+ * inline: CF and OF of the op, SF ZF AF PF kept from the op before (Zen), worked out where the
+ * flags are stored or read. After each kind of flags record, then each consumer. */
+Test(jit, imul_and_rotates_with_live_flags_agree, .timeout = 120)
+{
+    if (!have_jit())
+        return;
+    Vm a = vm_new(DBT_BACKEND_INTERP), b = vm_new(DBT_BACKEND_JIT);
+    for (int iter = 0; iter < 3000; iter++) {
+        Code c = {.n = 0};
+        int d = r32(), s = r32(), e = r32(), d8 = rnd() % 8;
+        switch (rnd() % 7) { /* the flags before */
+        case 0:
+            emit(&c, 2, (int[]){0, 1, 5, 6, 7}[rnd() % 5] << 3 | 1, 0xc0 | s << 3 | e);
+            break;
+        case 1:
+            emit(&c, 1, (rnd() & 1 ? 0x40 : 0x48) + e); /* inc / dec */
+            break;
+        case 2:
+            emit(&c, 3, 0xc1, 0xc0 | (rnd() & 1 ? 4 : 5) << 3 | e, 1 + rnd() % 31);
+            break;
+        case 3:
+            emit(&c, 3, 0x0f, 0xaf, 0xc0 | e << 3 | s); /* another imul */
+            break;
+        case 4:
+            emit(&c, 3, 0x0f, 0xbc, 0xc0 | e << 3 | s); /* bsf: a helper's flags */
+            break;
+        default: /* the flags from before the block */
+            break;
+        }
+        int rop = rnd() & 1;  /* rol / ror */
+        switch (rnd() % 10) { /* the imul or rotate */
+        case 5:
+            emit(&c, 3, 0xc1, 0xc0 | rop << 3 | d, rnd() % 40);
+            break;
+        case 6:
+            emit(&c, 3, 0xc0, 0xc0 | rop << 3 | d8, rnd() % 40);
+            break;
+        case 7:
+            emit(&c, 4, 0x66, 0xc1, 0xc0 | rop << 3 | d, rnd() % 40);
+            break;
+        case 8:
+            emit(&c, 2, 0xd1, 0xc0 | rop << 3 | d);
+            break;
+        case 9:
+            emit(&c, 2, 0xd0, 0xc0 | rop << 3 | d8);
+            break;
+        case 0:
+            emit(&c, 3, 0x0f, 0xaf, 0xc0 | d << 3 | s);
+            break;
+        case 1:
+            emit(&c, 4, 0x66, 0x0f, 0xaf, 0xc0 | d << 3 | s);
+            break;
+        case 2:
+            emit(&c, 3, 0x6b, 0xc0 | d << 3 | s, rnd() & 0xff);
+            break;
+        case 3:
+            emit(&c, 2, 0x69, 0xc0 | d << 3 | s);
+            emit32(&c, val32());
+            break;
+        default:
+            emit(&c, 3, 0x66, 0x69, 0xc0 | d << 3 | s);
+            emit(&c, 2, rnd() & 0xff, rnd() & 0xff);
+            break;
+        }
+        if (rnd() & 1) /* a flag-free op between */
+            emit(&c, 2, 0x89, 0xc0 | d << 3 | e);
+        switch (rnd() % 10) { /* who looks */
+        case 0: /* the exit stores them: a jmp to the hlt, whose block sees the flags */
+            if (rnd() & 1)
+                emit(&c, 2, 0xeb, 0);
+            break;
+        case 1:
+            emit(&c, 3, 0x0f, 0x90 + rnd() % 16, 0xc0 | d8); /* setcc */
+            break;
+        case 2:
+            emit(&c, 3, 0x70 + rnd() % 16, 5, 0xb8 + s); /* jcc over a mov */
+            emit32(&c, val32());
+            break;
+        case 3:
+            emit(&c, 1, (rnd() & 1 ? 0x40 : 0x48) + e); /* inc / dec keep CF */
+            break;
+        case 4:
+            emit(&c, 2, (rnd() & 1 ? 2 : 3) << 3 | 1, 0xc0 | e << 3 | s); /* adc / sbb */
+            break;
+        case 5:
+            emit(&c, 2, 0x9c, 0x58 + s); /* pushfd; pop */
+            break;
+        case 6:
+            emit(&c, 3, 0x0f, 0xaf, 0xc0 | s << 3 | e); /* imul after imul */
+            break;
+        case 9:
+            emit(&c, 3, 0xc1, 0xc0 | (rnd() & 1) << 3 | e, 1 + rnd() % 31); /* rotate after */
+            break;
+        case 7: /* a store, then the exit */
+            emit(&c, 2, 0x89, 0x05 | s << 3);
+            emit32(&c, DATA_GPA + 4 * (rnd() % 64));
+            break;
+        default: /* a store that faults (#GP, past FS's limit): the flags are pushed */
+            emit(&c, 3, 0x64, 0x89, 0x05 | s << 3);
+            emit32(&c, 0x2000);
+            break;
+        }
+        emit(&c, 1, 0xf4);
+        uint32_t regs[8], fl = (rnd() & FL_ARITH) | FL_FIXED1;
+        for (int i = 0; i < 8; i++)
+            regs[i] = val32();
+        char what[64];
+        snprintf(what, sizeof(what), "imul/rotate sequence %d", iter);
+        run_both(&a, &b, &c, regs, fl, what, 0xfff);
+    }
+    cr_assert_geq(b.env->st.jit_blocks, 3000);
+    cr_assert_eq(b.env->st.jit_fallbacks, 0, "blocks failed to compile");
+    vm_free(&a);
+    vm_free(&b);
+}
+
 /* ---- self-modifying code ---- */
 
 Test(jit, smc_same_block_and_chained)
