@@ -744,7 +744,7 @@ static void run_both(Vm *a, Vm *b, const Code *c, const uint32_t *regs, uint32_t
 /* INC/DEC keep CF from the op before, which the back end works out only where it is looked at
  * (stored at an exit or for a helper, a condition, ADC, RCL, another INC/DEC), from that op's
  * values: after each carry-setting op, at each size, in place or not, then each of those. */
-Test(jit, inc_dec_keep_the_carry_of_the_op_before, .timeout = 120)
+Test(jit, inc_dec_keep_the_carry_of_the_op_before)
 {
     if (!have_jit())
         return;
@@ -865,7 +865,7 @@ Test(jit, inc_dec_keep_the_carry_of_the_op_before, .timeout = 120)
  * needs: the ADC/SBB takes the host CF. Each shift at each size and count, flag-free ops
  * between or not, then ADC/SBB at each size (and sometimes something else that looks at the
  * flags first, where the record is needed after all). */
-Test(jit, shift_then_adc_takes_the_carry_from_the_host, .timeout = 120)
+Test(jit, shift_then_adc_takes_the_carry_from_the_host)
 {
     if (!have_jit())
         return;
@@ -938,7 +938,7 @@ Test(jit, shift_then_adc_takes_the_carry_from_the_host, .timeout = 120)
 /* Two/three-operand IMUL and ROL/ROR by a constant whose flags can be seen are compiled
  * inline: CF and OF of the op, SF ZF AF PF kept from the op before (Zen), worked out where the
  * flags are stored or read. After each kind of flags record, then each consumer. */
-Test(jit, imul_and_rotates_with_live_flags_agree, .timeout = 120)
+Test(jit, imul_and_rotates_with_live_flags_agree)
 {
     if (!have_jit())
         return;
