@@ -741,6 +741,30 @@ static void run_both(Vm *a, Vm *b, const Code *c, const uint32_t *regs, uint32_t
     compare(a, b, what);
 }
 
+/* The end of one random sequence of the flag tests: HLT, random registers and flags, both
+ * back ends from there, compared (FS limited to fs_limit if not 0). */
+static void run_sequence(Vm *a, Vm *b, Code *c, const char *kind, int iter, uint32_t fs_limit)
+{
+    emit(c, 1, 0xf4);
+    uint32_t regs[8], fl = (rnd() & FL_ARITH) | FL_FIXED1;
+    for (int i = 0; i < 8; i++)
+        regs[i] = val32();
+    char what[64];
+    snprintf(what, sizeof(what), "%s sequence %d", kind, iter);
+    run_both(a, b, c, regs, fl, what, fs_limit);
+}
+
+/* The end of a flag test: every sequence compiled (at least one block each), none left to the
+ * interpreter. */
+static void finish_flag_test(Vm *a, Vm *b, int sequences)
+{
+    cr_assert_geq(b->env->st.jit_blocks, (uint64_t)sequences, "%llu blocks for %d sequences",
+                  (unsigned long long)b->env->st.jit_blocks, sequences);
+    cr_assert_eq(b->env->st.jit_fallbacks, 0, "blocks failed to compile");
+    vm_free(a);
+    vm_free(b);
+}
+
 /* INC/DEC keep CF from the op before, which the back end works out only where it is looked at
  * (stored at an exit or for a helper, a condition, ADC, RCL, another INC/DEC), from that op's
  * values: after each carry-setting op, at each size, in place or not, then each of those. */
@@ -846,19 +870,9 @@ Test(jit, inc_dec_keep_the_carry_of_the_op_before)
             emit32(&c, DATA_GPA + 4 * (rnd() % 64));
             break;
         }
-        emit(&c, 1, 0xf4);
-        uint32_t regs[8], fl = (rnd() & FL_ARITH) | FL_FIXED1;
-        for (int i = 0; i < 8; i++)
-            regs[i] = val32();
-        char what[64];
-        snprintf(what, sizeof(what), "inc/dec sequence %d", iter);
-        run_both(&a, &b, &c, regs, fl, what, 0);
+        run_sequence(&a, &b, &c, "inc/dec", iter, 0);
     }
-    cr_assert_geq(b.env->st.jit_blocks, 3000, "%llu blocks compiled for 3000 sequences",
-                  (unsigned long long)b.env->st.jit_blocks);
-    cr_assert_eq(b.env->st.jit_fallbacks, 0, "blocks failed to compile");
-    vm_free(&a);
-    vm_free(&b);
+    finish_flag_test(&a, &b, 3000);
 }
 
 /* A shift whose flags only an ADC/SBB reads is compiled without the operand its flags record
@@ -920,19 +934,9 @@ Test(jit, shift_then_adc_takes_the_carry_from_the_host)
         }
         if (rnd() & 1)
             emit(&c, 3, 0x0f, 0x92, 0xc0 | d8); /* setc: the ADC/SBB's own CF */
-        emit(&c, 1, 0xf4);
-        uint32_t regs[8], fl = (rnd() & FL_ARITH) | FL_FIXED1;
-        for (int i = 0; i < 8; i++)
-            regs[i] = val32();
-        char what[64];
-        snprintf(what, sizeof(what), "shift/adc sequence %d", iter);
-        run_both(&a, &b, &c, regs, fl, what, 0);
+        run_sequence(&a, &b, &c, "shift/adc", iter, 0);
     }
-    cr_assert_geq(b.env->st.jit_blocks, 3000, "%llu blocks",
-                  (unsigned long long)b.env->st.jit_blocks);
-    cr_assert_eq(b.env->st.jit_fallbacks, 0, "blocks failed to compile");
-    vm_free(&a);
-    vm_free(&b);
+    finish_flag_test(&a, &b, 3000);
 }
 
 /* Two/three-operand IMUL and ROL/ROR by a constant whose flags can be seen are compiled
@@ -1038,18 +1042,9 @@ Test(jit, imul_and_rotates_with_live_flags_agree)
             emit32(&c, 0x2000);
             break;
         }
-        emit(&c, 1, 0xf4);
-        uint32_t regs[8], fl = (rnd() & FL_ARITH) | FL_FIXED1;
-        for (int i = 0; i < 8; i++)
-            regs[i] = val32();
-        char what[64];
-        snprintf(what, sizeof(what), "imul/rotate sequence %d", iter);
-        run_both(&a, &b, &c, regs, fl, what, 0xfff);
+        run_sequence(&a, &b, &c, "imul/rotate", iter, 0xfff);
     }
-    cr_assert_geq(b.env->st.jit_blocks, 3000);
-    cr_assert_eq(b.env->st.jit_fallbacks, 0, "blocks failed to compile");
-    vm_free(&a);
-    vm_free(&b);
+    finish_flag_test(&a, &b, 3000);
 }
 
 /* ---- self-modifying code ---- */
